@@ -1,0 +1,106 @@
+"""Localisation networks: image (N, C, H, W) → transform parameters (N, P).
+
+The last layer regresses the parameters. It starts at the transform's identity (zero
+weights, identity bias), so an untrained spatial transformer passes its input through
+unchanged and the classifier behind it gets useful gradients from the first step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .transforms import Transform, make_transform
+
+
+class RegressionHead(nn.Module):
+    """The final regression layer, initialised to the identity transform.
+
+    Unbounded: ``params = W h + b`` with ``W = 0`` and ``b = identity``. Bounded:
+    ``params = identity + bound · tanh(W h + b)`` with ``W = 0, b = 0``; every parameter then
+    stays within ``bound`` of the identity, which keeps a young network from flinging its
+    sampling grid off the image.
+    """
+
+    def __init__(self, in_features: int, transform: Transform, bound: float | None = None):
+        super().__init__()
+        if bound is not None and bound <= 0:
+            raise ValueError(f"bound must be positive or None, got {bound}")
+        self.linear = nn.Linear(in_features, transform.num_params)
+        self.bound = bound
+        self.register_buffer("identity", transform.identity_params())
+        nn.init.zeros_(self.linear.weight)
+        with torch.no_grad():
+            self.linear.bias.copy_(torch.zeros_like(self.identity) if bound else self.identity)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        z = self.linear(h)
+        if self.bound is None:
+            return z
+        return self.identity + self.bound * torch.tanh(z)
+
+
+class FCLocalization(nn.Module):
+    """Fully connected localisation net: flatten → (Linear → ReLU) × len(hidden) → head.
+
+    Args:
+        in_shape: (C, H, W) of the images it looks at.
+        transform: the transform (or its name) whose parameters it regresses.
+        hidden: widths of the hidden layers (the paper's MNIST ST-FCN uses three of 32).
+        bound: see :class:`RegressionHead`.
+    """
+
+    def __init__(self, in_shape: Sequence[int], transform: Transform | str, hidden: Sequence[int] = (32, 32, 32),
+                 bound: float | None = None):
+        super().__init__()
+        if len(in_shape) != 3:
+            raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
+        transform = make_transform(transform)
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = int(torch.tensor(in_shape).prod())
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+            width = h
+        self.features = nn.Sequential(*layers)
+        self.head = RegressionHead(width, transform, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) → (N, P)."""
+        return self.head(self.features(x))
+
+
+class CNNLocalization(nn.Module):
+    """Convolutional localisation net: (Conv → ReLU → MaxPool 2) per channel count → FC → head.
+
+    Args:
+        in_shape: (C, H, W) of the images it looks at.
+        transform: the transform (or its name) whose parameters it regresses.
+        channels: output channels of each conv layer (the paper's MNIST ST-CNN: two of 20).
+        kernel_size: the conv kernels' size (5 in the paper).
+        hidden: width of the fully connected layer before the head (50 in the paper).
+        bound: see :class:`RegressionHead`.
+    """
+
+    def __init__(self, in_shape: Sequence[int], transform: Transform | str, channels: Sequence[int] = (20, 20),
+                 kernel_size: int = 5, hidden: int = 50, bound: float | None = None):
+        super().__init__()
+        if len(in_shape) != 3:
+            raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
+        transform = make_transform(transform)
+        layers: list[nn.Module] = []
+        c = in_shape[0]
+        for out in channels:
+            layers += [nn.Conv2d(c, out, kernel_size, padding=kernel_size // 2), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2)]
+            c = out
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        with torch.no_grad():
+            width = self.features(torch.zeros(1, *in_shape)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True))
+        self.head = RegressionHead(hidden, transform, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) → (N, P)."""
+        return self.head(self.fc(self.features(x)))

@@ -1,0 +1,230 @@
+"""Differentiable image samplers, written from scratch (the paper's section 3.3).
+
+Each output pixel i reads the input U at its source point (x_i^s, y_i^s) through a sampling
+kernel k (eq. 3): ``V_i = Σ_n Σ_m U_nm k(x_i^s − m) k(y_i^s − n)``. The nearest kernel
+(eq. 4) picks one pixel; the bilinear kernel ``max(0, 1 − |d|)`` (eq. 5) blends four.
+:func:`bilinear` carries a hand-written backward pass, the paper's eqs. (6)–(7).
+
+All functions take the same arguments as ``torch.nn.functional.grid_sample`` and return
+the same values: ``input`` (N, C, H, W) or (N, C, D, H, W), ``grid`` (N, H_out, W_out, 2)
+or (N, D_out, H_out, W_out, 3) in normalised coordinates, ``padding_mode`` "zeros" or
+"border".
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from ._checks import check_choice, check_tensor
+
+PADDING_MODES = ("zeros", "border")
+MODES = ("bilinear", "nearest")
+
+
+def unnormalize(coord: torch.Tensor, size: int, align_corners: bool) -> torch.Tensor:
+    """Normalised coordinate → pixel coordinate (centres at integers)."""
+    if align_corners:
+        return (coord + 1) * ((size - 1) / 2)
+    return ((coord + 1) * size - 1) / 2
+
+
+def _unnormalize_scale(size: int, align_corners: bool) -> float:
+    """d(pixel)/d(normalised coordinate) for :func:`unnormalize`."""
+    return (size - 1) / 2 if align_corners else size / 2
+
+
+def _source_coords(grid: torch.Tensor, sizes: tuple[int, ...], padding_mode: str,
+                   align_corners: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Pixel coordinates of each grid point per axis (x, y[, z]), and d(pixel)/d(grid) per axis."""
+    coords, slopes = [], []
+    for axis, size in enumerate(reversed(sizes)):  # grid holds x (W), y (H), z (D)
+        c = unnormalize(grid[..., axis], size, align_corners)
+        slope = torch.full_like(c, _unnormalize_scale(size, align_corners))
+        if padding_mode == "border":
+            inside = (c >= 0) & (c <= size - 1)
+            c = c.clamp(0, size - 1)
+            slope = slope * inside  # the clip has zero gradient where it clips
+        coords.append(c)
+        slopes.append(slope)
+    return coords, slopes
+
+
+def _check_inputs(input: torch.Tensor, grid: torch.Tensor, padding_mode: str, dims: int) -> None:
+    check_tensor("input", input, floating=True)
+    check_tensor("grid", grid, floating=True)
+    check_choice("padding_mode", padding_mode, PADDING_MODES)
+    axes = "(N, C, H, W)" if dims == 2 else "(N, C, D, H, W)"
+    gaxes = "(N, H_out, W_out, 2)" if dims == 2 else "(N, D_out, H_out, W_out, 3)"
+    if input.dim() != dims + 2:
+        raise ValueError(f"input must have shape {axes}, got {tuple(input.shape)}")
+    if grid.dim() != dims + 2 or grid.shape[-1] != dims:
+        raise ValueError(f"grid must have shape {gaxes}, got {tuple(grid.shape)}")
+    if grid.shape[0] != input.shape[0]:
+        raise ValueError(f"grid's batch size {grid.shape[0]} must equal input's {input.shape[0]}")
+    if grid.dtype != input.dtype or grid.device != input.device:
+        raise TypeError(f"grid ({grid.dtype}, {grid.device}) must match input ({input.dtype}, {input.device})")
+
+
+def _corner_table(coords: list[torch.Tensor], sizes: tuple[int, ...]):
+    """Flat indices, in-bounds masks and bilinear weights of the 2^d neighbours of each point.
+
+    Returns ``idx`` (N, 2^d, L) long, ``mask`` (N, 2^d, L) bool, ``w`` (N, 2^d, L) and the
+    fractional parts per axis. Corner j uses the upper neighbour on axis a when bit a of j is set.
+    """
+    n = coords[0].shape[0]
+    lows = [c.floor() for c in coords]
+    fracs = [c - lo for c, lo in zip(coords, lows)]
+    dims = len(coords)
+    strides = [1]
+    for size in reversed(sizes[1:]):  # x stride 1, y stride W, z stride H*W
+        strides.append(strides[-1] * size)
+    idx, mask, w = [], [], []
+    for corner in range(2 ** dims):
+        flat, ok, weight = 0, True, 1
+        for a in range(dims):
+            up = (corner >> a) & 1
+            pos = lows[a].long() + up
+            size = sizes[dims - 1 - a]
+            ok = ok & (pos >= 0) & (pos < size)
+            flat = flat + pos.clamp(0, size - 1) * strides[a]
+            weight = weight * (fracs[a] if up else 1 - fracs[a])
+        idx.append(flat.reshape(n, -1))
+        mask.append(ok.reshape(n, -1))
+        w.append(weight.reshape(n, -1))
+    return torch.stack(idx, 1), torch.stack(mask, 1), torch.stack(w, 1), fracs
+
+
+def _gather_corners(input: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Values of the corners: input (N, C, *S), idx (N, K, L) → (N, C, K, L)."""
+    n, c = input.shape[:2]
+    k, l = idx.shape[1:]
+    flat = input.reshape(n, c, -1)
+    return flat.gather(2, idx.reshape(n, 1, k * l).expand(n, c, k * l)).view(n, c, k, l)
+
+
+class _Bilinear(torch.autograd.Function):
+    """Bilinear sampling with the paper's gradients (eqs. 6–7) written out by hand.
+
+    Zero padding is made explicit: the input gets a frame of zeros (one pixel before, two
+    after each axis) and source coordinates are clamped into that frame, so every one of
+    the four neighbours is a valid index and no per-corner bounds masks are needed. A point
+    whose coordinate had to be clamped lies wholly outside the image: its value is zero
+    there, and its gradient to the grid is zeroed through ``slope``.
+    """
+
+    @staticmethod
+    def forward(ctx, input: torch.Tensor, grid: torch.Tensor, padding_mode: str, align_corners: bool):
+        n, c, h, w = input.shape
+        out_hw = grid.shape[1:3]
+        padded = torch.nn.functional.pad(input, (1, 2, 1, 2))
+        wp = w + 3
+        pix, slope = [], []
+        for size, g in ((w, grid[..., 0]), (h, grid[..., 1])):
+            p = unnormalize(g.reshape(n, -1), size, align_corners)
+            lo, hi = (0, size - 1) if padding_mode == "border" else (-1, size)
+            slope.append(((p >= lo) & (p <= hi)).to(p.dtype) * _unnormalize_scale(size, align_corners))
+            pix.append(p.clamp(lo, hi))
+        x0, y0 = pix[0].floor(), pix[1].floor()
+        fx, fy = pix[0] - x0, pix[1] - y0  # (N, L) fractional parts
+        idx = ((y0.long() + 1) * wp + (x0.long() + 1)).unsqueeze(1)  # (N, 1, L) top-left corner
+        flat = padded.reshape(n, c, -1)
+        take = lambda offset: flat.gather(2, (idx + offset).expand(n, c, -1))  # noqa: E731
+        v00, v10, v01, v11 = take(0), take(1), take(wp), take(wp + 1)  # (x0,y0) (x1,y0) (x0,y1) (x1,y1)
+        fx_, fy_ = fx.unsqueeze(1), fy.unsqueeze(1)
+        dx_top, dx_bottom = v10 - v00, v11 - v01
+        top = v00 + fx_ * dx_top
+        dy = (v01 + fx_ * dx_bottom) - top
+        out = top + fy_ * dy
+        ctx.save_for_backward(idx, fx, fy, slope[0], slope[1], dx_top, dx_bottom, dy)
+        ctx.shapes = (input.shape, padded.shape)
+        return out.view(n, c, *out_hw)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: torch.Tensor):
+        idx, fx, fy, sx, sy, dx_top, dx_bottom, dy = ctx.saved_tensors
+        (n, c, h, w), padded_shape = ctx.shapes
+        wp = w + 3
+        g = grad_out.reshape(n, c, -1)
+        grad_input = grad_grid = None
+        if ctx.needs_input_grad[0]:
+            # eq. (6): ∂V/∂U_nm = max(0, 1-|x-m|) max(0, 1-|y-n|), non-zero at the 4 corners only
+            fx_, fy_ = fx.unsqueeze(1), fy.unsqueeze(1)
+            g_bottom = g * fy_
+            g_top = g - g_bottom
+            grad = grad_out.new_zeros(n, c, padded_shape[2] * padded_shape[3])
+            for offset, contrib in ((0, g_top - g_top * fx_), (1, g_top * fx_),
+                                    (wp, g_bottom - g_bottom * fx_), (wp + 1, g_bottom * fx_)):
+                grad.scatter_add_(2, (idx + offset).expand(n, c, -1), contrib)
+            grad_input = grad.view(padded_shape)[:, :, 1:h + 1, 1:w + 1]
+        if ctx.needs_input_grad[1]:
+            # eq. (7): ∂V/∂x = Σ_nm U_nm max(0, 1-|y-n|) · (+1 if m ≥ x else −1); likewise for y
+            fy_ = fy.unsqueeze(1)
+            dvdx = dx_top + fy_ * (dx_bottom - dx_top)
+            gx = (g * dvdx).sum(1) * sx
+            gy = (g * dy).sum(1) * sy
+            grad_grid = torch.stack([gx, gy], dim=-1).view(n, *grad_out.shape[2:], 2)
+        return grad_input, grad_grid, None, None
+
+
+def bilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
+             align_corners: bool = False) -> torch.Tensor:
+    """Bilinear sampling (eq. 5) with a hand-written backward (eqs. 6–7).
+
+    Args:
+        input: (N, C, H, W) floating point.
+        grid: (N, H_out, W_out, 2) source coordinates (x, y), normalised.
+    Returns:
+        (N, C, H_out, W_out).
+    """
+    _check_inputs(input, grid, padding_mode, 2)
+    return _Bilinear.apply(input, grid, padding_mode, align_corners)
+
+
+def nearest(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
+            align_corners: bool = False) -> torch.Tensor:
+    """Nearest-neighbour sampling (eq. 4): (N, C, H, W) → (N, C, H_out, W_out).
+
+    Rounds half to even, like PyTorch. The gradient to the grid is zero almost everywhere,
+    so a network cannot learn θ through this kernel; the input still gets its gradient.
+    """
+    _check_inputs(input, grid, padding_mode, 2)
+    n, c, h, w = input.shape
+    (ix, iy), _ = _source_coords(grid.detach(), (h, w), padding_mode, align_corners)
+    xr, yr = torch.round(ix).long(), torch.round(iy).long()
+    ok = ((xr >= 0) & (xr < w) & (yr >= 0) & (yr < h)).reshape(n, 1, -1)
+    idx = (yr.clamp(0, h - 1) * w + xr.clamp(0, w - 1)).reshape(n, 1, -1)
+    out = _gather_corners(input, idx)[:, :, 0] * ok
+    return out.view(n, c, *grid.shape[1:3])
+
+
+def trilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
+              align_corners: bool = False) -> torch.Tensor:
+    """Trilinear sampling of volumes: (N, C, D, H, W) with grid (N, D_o, H_o, W_o, 3) → (N, C, D_o, H_o, W_o).
+
+    The same kernel as :func:`bilinear` along three axes; its gradients come from autograd.
+    """
+    _check_inputs(input, grid, padding_mode, 3)
+    n, c, d, h, w = input.shape
+    coords, _ = _source_coords(grid, (d, h, w), padding_mode, align_corners)
+    idx, mask, weight, _ = _corner_table(coords, (d, h, w))
+    values = _gather_corners(input, idx) * mask.unsqueeze(1)
+    out = (values * weight.unsqueeze(1)).sum(2)
+    return out.view(n, c, *grid.shape[1:4])
+
+
+def grid_sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",
+                padding_mode: str = "zeros", align_corners: bool = False) -> torch.Tensor:
+    """Drop-in for ``torch.nn.functional.grid_sample`` built on this module's kernels.
+
+    ``mode="bilinear"`` on a 5-D input is trilinear, as in PyTorch.
+    """
+    check_choice("mode", mode, MODES)
+    check_tensor("input", input, floating=True)
+    if input.dim() == 5:
+        if mode != "bilinear":
+            raise ValueError(f"mode must be 'bilinear' for 5-D input, got {mode!r}")
+        return trilinear(input, grid, padding_mode, align_corners)
+    kernel = bilinear if mode == "bilinear" else nearest
+    return kernel(input, grid, padding_mode, align_corners)
