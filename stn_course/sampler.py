@@ -42,9 +42,10 @@ def _source_coords(grid: torch.Tensor, sizes: tuple[int, ...], padding_mode: str
         c = unnormalize(grid[..., axis], size, align_corners)
         slope = torch.full_like(c, _unnormalize_scale(size, align_corners))
         if padding_mode == "border":
-            inside = (c >= 0) & (c <= size - 1)
-            c = c.clamp(0, size - 1)
-            slope = slope * inside  # the clip has zero gradient where it clips
+            # like PyTorch, the clip's gradient is zero where it clips *and on the borders*
+            inside = (c > 0) & (c < size - 1)
+            c = torch.where(inside, c, c.detach().clamp(0, size - 1))
+            slope = slope * inside
         coords.append(c)
         slopes.append(slope)
     return coords, slopes
@@ -111,6 +112,9 @@ class _Bilinear(torch.autograd.Function):
     the four neighbours is a valid index and no per-corner bounds masks are needed. A point
     whose coordinate had to be clamped lies wholly outside the image: its value is zero
     there, and its gradient to the grid is zeroed through ``slope``.
+
+    The arithmetic is arranged to allocate few full-size temporaries (in-place updates of
+    tensors this function created), which is what bounds its speed on a CPU.
     """
 
     @staticmethod
@@ -119,23 +123,28 @@ class _Bilinear(torch.autograd.Function):
         out_hw = grid.shape[1:3]
         padded = torch.nn.functional.pad(input, (1, 2, 1, 2))
         wp = w + 3
-        pix, slope = [], []
+        frac, slope, corner = [], [], []
         for size, g in ((w, grid[..., 0]), (h, grid[..., 1])):
             p = unnormalize(g.reshape(n, -1), size, align_corners)
             lo, hi = (0, size - 1) if padding_mode == "border" else (-1, size)
-            slope.append(((p >= lo) & (p <= hi)).to(p.dtype) * _unnormalize_scale(size, align_corners))
-            pix.append(p.clamp(lo, hi))
-        x0, y0 = pix[0].floor(), pix[1].floor()
-        fx, fy = pix[0] - x0, pix[1] - y0  # (N, L) fractional parts
-        idx = ((y0.long() + 1) * wp + (x0.long() + 1)).unsqueeze(1)  # (N, 1, L) top-left corner
+            # border: PyTorch counts the borders themselves as clipped (zero gradient)
+            inside = (p > lo) & (p < hi) if padding_mode == "border" else (p >= lo) & (p <= hi)
+            slope.append(inside.to(p.dtype).mul_(_unnormalize_scale(size, align_corners)))
+            p = p.clamp_(lo, hi)
+            low = p.floor()
+            frac.append(p.sub_(low))  # fractional part, in [0, 1)
+            corner.append(low.long().add_(1))  # +1: index into the padded image
+        fx, fy = frac
+        idx = corner[1].mul_(wp).add_(corner[0]).unsqueeze(1)  # (N, 1, L) flat index of (x0, y0)
         flat = padded.reshape(n, c, -1)
-        take = lambda offset: flat.gather(2, (idx + offset).expand(n, c, -1))  # noqa: E731
+        take = lambda offset: flat.gather(2, (idx + offset if offset else idx).expand(n, c, -1))  # noqa: E731
         v00, v10, v01, v11 = take(0), take(1), take(wp), take(wp + 1)  # (x0,y0) (x1,y0) (x0,y1) (x1,y1)
         fx_, fy_ = fx.unsqueeze(1), fy.unsqueeze(1)
-        dx_top, dx_bottom = v10 - v00, v11 - v01
-        top = v00 + fx_ * dx_top
-        dy = (v01 + fx_ * dx_bottom) - top
-        out = top + fy_ * dy
+        dx_top = v10.sub_(v00)
+        top = v00.addcmul_(fx_, dx_top)
+        dx_bottom = v11.sub_(v01)
+        dy = v01.addcmul_(fx_, dx_bottom).sub_(top)  # bottom row minus top row
+        out = torch.addcmul(top, fy_, dy)
         ctx.save_for_backward(idx, fx, fy, slope[0], slope[1], dx_top, dx_bottom, dy)
         ctx.shapes = (input.shape, padded.shape)
         return out.view(n, c, *out_hw)
@@ -147,23 +156,23 @@ class _Bilinear(torch.autograd.Function):
         (n, c, h, w), padded_shape = ctx.shapes
         wp = w + 3
         g = grad_out.reshape(n, c, -1)
+        fx_, fy_ = fx.unsqueeze(1), fy.unsqueeze(1)
         grad_input = grad_grid = None
         if ctx.needs_input_grad[0]:
             # eq. (6): ∂V/∂U_nm = max(0, 1-|x-m|) max(0, 1-|y-n|), non-zero at the 4 corners only
-            fx_, fy_ = fx.unsqueeze(1), fy.unsqueeze(1)
             g_bottom = g * fy_
             g_top = g - g_bottom
+            g11 = g_bottom * fx_
+            g10 = g_top * fx_
             grad = grad_out.new_zeros(n, c, padded_shape[2] * padded_shape[3])
-            for offset, contrib in ((0, g_top - g_top * fx_), (1, g_top * fx_),
-                                    (wp, g_bottom - g_bottom * fx_), (wp + 1, g_bottom * fx_)):
-                grad.scatter_add_(2, (idx + offset).expand(n, c, -1), contrib)
+            for offset, contrib in ((0, g_top.sub_(g10)), (1, g10), (wp, g_bottom.sub_(g11)), (wp + 1, g11)):
+                grad.scatter_add_(2, (idx + offset if offset else idx).expand(n, c, -1), contrib)
             grad_input = grad.view(padded_shape)[:, :, 1:h + 1, 1:w + 1]
         if ctx.needs_input_grad[1]:
             # eq. (7): ∂V/∂x = Σ_nm U_nm max(0, 1-|y-n|) · (+1 if m ≥ x else −1); likewise for y
-            fy_ = fy.unsqueeze(1)
-            dvdx = dx_top + fy_ * (dx_bottom - dx_top)
-            gx = (g * dvdx).sum(1) * sx
-            gy = (g * dy).sum(1) * sy
+            dvdx = torch.lerp(dx_top, dx_bottom, fy_.expand_as(dx_top))
+            gx = torch.linalg.vecdot(g, dvdx, dim=1).mul_(sx)
+            gy = torch.linalg.vecdot(g, dy, dim=1).mul_(sy)
             grad_grid = torch.stack([gx, gy], dim=-1).view(n, *grad_out.shape[2:], 2)
         return grad_input, grad_grid, None, None
 

@@ -1,0 +1,80 @@
+"""Checks that grade the book's exercises.
+
+Each chapter with exercises has a module here (``ch04``, …) with one ``check_<name>``
+function per exercise. A check runs the learner's code on a few cases and either prints a
+short success line or raises :class:`ExerciseFailed` saying which case failed, what was
+expected against what came back, and a hint. It never prints the solution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+class ExerciseFailed(AssertionError):
+    """An exercise's check did not pass; the message is feedback for the learner."""
+
+
+@dataclass
+class Case:
+    """One test case: call the learner's function with ``args``/``kwargs``, compare to ``expected``."""
+
+    description: str
+    args: tuple = ()
+    expected: Any = None
+    kwargs: dict = field(default_factory=dict)
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"tensor of shape {tuple(x.shape)}, dtype {x.dtype}"
+    return repr(x) if len(repr(x)) < 80 else type(x).__name__
+
+
+def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5) -> str | None:
+    """Return None when ``got`` matches ``expected``, else a sentence saying how it differs."""
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"expected a torch.Tensor, got {_describe(got)}"
+        if got.shape != expected.shape:
+            return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
+        got_, exp_ = got.detach().to(torch.float64).cpu(), expected.detach().to(torch.float64).cpu()
+        if not torch.allclose(got_, exp_, atol=atol, rtol=rtol, equal_nan=True):
+            diff = (got_ - exp_).abs()
+            where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape)) if diff.dim() else ()
+            return (f"values differ: largest difference {diff.max().item():.3g} at index {where} "
+                    f"(expected {exp_[where].item():.6g}, got {got_[where].item():.6g})")
+        return None
+    if isinstance(expected, float):
+        if not isinstance(got, (int, float)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
+            return f"expected a number, got {_describe(got)}"
+        if abs(float(got) - expected) > atol + rtol * abs(expected):
+            return f"expected {expected:.6g}, got {float(got):.6g}"
+        return None
+    if got != expected:
+        return f"expected {_describe(expected)}, got {_describe(got)}"
+    return None
+
+
+def run_cases(exercise: str, fn: Callable, cases: Sequence[Case], *, hint: str = "",
+              atol: float = 1e-5, rtol: float = 1e-5) -> None:
+    """Run ``fn`` on every case; raise :class:`ExerciseFailed` at the first that fails."""
+    if not callable(fn):
+        raise ExerciseFailed(f"{exercise}: expected a function, got {_describe(fn)}")
+    for i, case in enumerate(cases, 1):
+        label = f"{exercise}, case {i}/{len(cases)} ({case.description})"
+        try:
+            got = fn(*case.args, **case.kwargs)
+        except NotImplementedError:
+            raise ExerciseFailed(f"{exercise}: not implemented yet — replace the `raise NotImplementedError` "
+                                 f"with your code. {hint}".strip()) from None
+        except Exception as err:  # the learner's code failed: report it as feedback
+            raise ExerciseFailed(f"{label}: your code raised {type(err).__name__}: {err}. {hint}".strip()) from err
+        problem = compare(got, case.expected, atol, rtol)
+        if problem:
+            raise ExerciseFailed(f"{label}: {problem}. {hint}".strip())
+    print(f"✓ {exercise}: all {len(cases)} cases pass")
