@@ -391,9 +391,12 @@ def random_crop(images: torch.Tensor, crop: int, generator: torch.Generator | No
         raise ValueError(f"crop must be in 1..{min(h, w)} for images of shape {tuple(images.shape)}, got {crop}")
     ys = torch.randint(0, h - crop + 1, (n,), generator=generator)
     xs = torch.randint(0, w - crop + 1, (n,), generator=generator)
-    rows = (ys[:, None] + torch.arange(crop))[:, None, :, None]
-    cols = (xs[:, None] + torch.arange(crop))[:, None, None, :]
-    return images[torch.arange(n)[:, None, None, None], torch.arange(images.shape[1])[None, :, None, None], rows, cols]
+    ys, xs, r = ys.to(images.device), xs.to(images.device), torch.arange(crop, device=images.device)
+    rows = (ys[:, None] + r)[:, None, :, None]
+    cols = (xs[:, None] + r)[:, None, None, :]
+    batch = torch.arange(n, device=images.device)[:, None, None, None]
+    channels = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
+    return images[batch, channels, rows, cols]
 
 
 def center_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
@@ -408,7 +411,7 @@ def center_crop(images: torch.Tensor, crop: int) -> torch.Tensor:
 
 def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W, 3) → float32 (N, 3, H, W) in [0, 1]."""
-    t = torch.as_tensor(np.asarray(images))
+    t = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images, dtype=np.uint8))
     return t.permute(0, 3, 1, 2).float().div_(255.0)
 
 
@@ -503,7 +506,7 @@ def compose_house_number(digits: Sequence[np.ndarray], rng: np.random.Generator,
     gaps = [int(round(height * rng.uniform(-0.05, 0.35))) for _ in inks[1:]]
     span = sum(widths) + sum(gaps)
     if canvas is None:
-        canvas = (int(height * rng.uniform(1.6, 3.0)), int(span + height * rng.uniform(0.6, 2.5)))
+        canvas = (int(height * rng.uniform(2.0, 3.6)), int(span + height * rng.uniform(1.0, 3.5)))
     h, w = canvas
     top0 = int(rng.integers(0, max(1, h - height - 2)))
     left = int(rng.integers(0, max(1, w - span)))
@@ -587,18 +590,21 @@ def write_synthetic_archive(raw: str | Path, split: str, n: int, seed: int = 0, 
 
 
 @lru_cache(maxsize=8)
-def synthetic_house_numbers(n: int, seed: int = 0, train: bool = True, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """The stand-in dataset: ``n`` synthetic photos put through the real 64-pixel preprocessing.
+def synthetic_house_numbers(n: int, seed: int = 0, train: bool = True, size: int = 64,
+                            loose: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The stand-in dataset: ``n`` synthetic photos put through the real preprocessing.
 
-    Returns images uint8 (n, size, size, 3) and labels uint8 (n, 5) (``BLANK`` = 10), like
-    :func:`load_prepared`. Deterministic in ``seed``; cached, so treat the arrays as read-only.
+    ``loose=False`` crops the 30%-expanded box (the 64-pixel recipe), ``loose=True`` the
+    looser window of the 128-pixel recipe; either is resized to ``size``. Returns images uint8
+    (n, size, size, 3) and labels uint8 (n, 5) (``BLANK`` = 10), like :func:`load_prepared`.
+    Deterministic in ``seed``; cached, so treat the arrays as read-only.
     """
     if size <= 0:
         raise ValueError(f"size must be positive, got {size}")
     images = np.zeros((n, size, size, 3), dtype=np.uint8)
     labels = np.zeros((n, MAX_DIGITS), dtype=np.uint8)
     for i, (photo, rec) in enumerate(synthetic_photos(n, seed, train)):
-        window = crop_window(rec.boxes, (photo.shape[1], photo.shape[0]))
+        window = crop_window(rec.boxes, (photo.shape[1], photo.shape[0]), factor=LOOSE_FACTOR if loose else 1.0)
         images[i] = crop_resize(photo, window, size)
         labels[i] = encode_digits(rec.digits)
     images.flags.writeable = False

@@ -108,6 +108,11 @@ def _as_tensors(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor] | Non
                     f"got {type(data).__name__}")
 
 
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """The CPU generator handed to ``augment`` at ``step``: a function of (seed, step, rank) only."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 64 + rank + 0x5EED)
+
+
 def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The sample order of one epoch: a function of (seed, epoch) only, so resuming repeats it."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -349,7 +354,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
         schedule: str | Callable[[int], float] = "none", milestones: Sequence[int] = (), gamma: float = 0.1,
         warmup: int = 0, loc_lr_scale: float = 1.0, grad_clip: float | None = None,
-        augment: Callable[[torch.Tensor], torch.Tensor] | None = None, loss_fn: Callable | None = None,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None, loss_fn: Callable | None = None,
         error_fn: Callable | None = None,
         device: str | torch.device | None = None, seed: int = 0, eval_every: int | None = None,
         eval_batch_size: int = 1000, restore_best: bool = True, checkpoint: str | Path | None = None,
@@ -369,9 +374,10 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         loc_lr_scale: learning-rate multiplier for the parameters of every submodule named
             ``localization`` (the paper trains its localisation nets more slowly).
         grad_clip: clip the global gradient norm to this value (None: no clipping).
-        augment: ``augment(images) -> images`` applied to each batch on the device, e.g. to
-            draw fresh distortions every step. Use ``torch``'s global generator; ``fit`` seeds
-            it and saves it in checkpoints.
+        augment: ``augment(images, generator) -> images`` applied to each batch on the
+            device, e.g. to draw fresh distortions every step. ``generator`` is a CPU
+            ``torch.Generator`` seeded from (``seed``, step), so the distortions repeat exactly
+            on every device and after a resume; draw every random number from it.
         loss_fn, error_fn: the training/validation loss ``loss_fn(logits, labels,
             reduction="mean")`` and the validation error ``error_fn(logits, labels) -> (N,)
             bool``; default cross-entropy and top-1 error (see :func:`evaluate`).
@@ -509,7 +515,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
             history.lr.append(lr * f)
             if augment is not None:
                 with torch.no_grad():
-                    x = augment(x)
+                    x = augment(x, step_generator(seed, step, rank))
             with autocast:
                 logits = net(x)
                 loss = loss_fn(logits.float(), y)
@@ -564,4 +570,4 @@ def set_seed(seed: int) -> None:
 
 
 __all__ = ["History", "TrainingDiverged", "fit", "evaluate", "lr_factor", "param_groups", "make_optimizer",
-           "StepBatchSampler", "save_checkpoint", "set_seed", "resolve_device"]
+           "StepBatchSampler", "step_generator", "save_checkpoint", "set_seed", "resolve_device"]

@@ -1,0 +1,94 @@
+"""Sphinx extension of the book: quick mode at build time, and where web assets come from.
+
+A rendered page needs four third-party scripts: MathJax (maths), RequireJS, the Jupyter
+widgets HTML manager (``@jupyter-widgets/html-manager``, which renders the widget state that
+myst-nb embeds in the page) and anywidget's front end (which runs our widgets' JavaScript).
+By default they come from a CDN, as myst-nb and Sphinx set them up. With
+``STN_BOOK_ASSETS=local`` (or ``STN_BOOK_ASSETS=/some/folder``) the build serves copies
+instead, fetched from the npm registry by ``python scripts/fetch_web_assets.py`` into the
+ignored folder ``_static_vendor/`` — that is how the book renders offline and how the
+browser test runs. The versions are pinned here, once, for both routes.
+
+The extension also sets ``STN_COURSE_QUICK=1`` for the notebook kernels unless the variable
+is already set, so a build runs the chapters in quick mode (``STN_COURSE_QUICK=0`` builds
+with full settings).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VENDOR_DIR = ROOT / "_static_vendor"
+ENV_VAR = "STN_BOOK_ASSETS"
+
+# npm package -> (version, files to copy: source path inside the package -> target under vendor/)
+NPM_ASSETS: dict[str, tuple[str, dict[str, str]]] = {
+    "requirejs": ("2.3.7", {"require.js": "require.js"}),
+    "@jupyter-widgets/html-manager": ("1.0.6", {"dist/embed-amd.js": "html-manager/embed-amd.js"}),
+    "anywidget": ("0.11.0", {"dist/index.js": "anywidget/index.js"}),
+    "mathjax": ("3.2.2", {"es5": "mathjax"}),
+}
+
+# Files that must exist for a local build (relative to <vendor dir>/vendor).
+REQUIRED = ("require.js", "html-manager/embed-amd.js", "anywidget/index.js", "mathjax/tex-mml-chtml.js")
+
+CDN = "https://cdn.jsdelivr.net/npm/"
+
+
+def cdn_widget_scripts() -> dict[str, dict[str, str]]:
+    """The widget scripts from the CDN (myst-nb's defaults, with our pinned versions)."""
+    html_manager = NPM_ASSETS["@jupyter-widgets/html-manager"][0]
+    requirejs = NPM_ASSETS["requirejs"][0]
+    return {
+        f"{CDN}requirejs@{requirejs}/require.js": {"crossorigin": "anonymous"},
+        f"{CDN}@jupyter-widgets/html-manager@{html_manager}/dist/embed-amd.js": {
+            "data-jupyter-widgets-cdn": CDN,
+            "crossorigin": "anonymous",
+        },
+    }
+
+
+def local_widget_scripts() -> dict[str, dict[str, str]]:
+    """The widget scripts from ``_static/vendor`` (paths relative to ``_static``).
+
+    ``stn_local_widgets.js`` tells RequireJS where anywidget's front end lives, so the HTML
+    manager finds it locally instead of falling back to the CDN.
+    """
+    return {
+        "vendor/require.js": {},
+        "stn_local_widgets.js": {},
+        "vendor/html-manager/embed-amd.js": {"data-jupyter-widgets-cdn": "vendor/npm-missing/"},
+    }
+
+
+def vendor_dir() -> Path | None:
+    """The folder holding ``vendor/`` when local assets are selected, else None (CDN)."""
+    value = os.environ.get(ENV_VAR, "").strip()
+    if value in ("", "cdn"):
+        return None
+    folder = DEFAULT_VENDOR_DIR if value == "local" else Path(value).expanduser().resolve()
+    missing = [f for f in REQUIRED if not (folder / "vendor" / f).exists()]
+    if missing:
+        raise RuntimeError(
+            f"{ENV_VAR}={value!r} selects local web assets, but {folder / 'vendor'} lacks "
+            f"{', '.join(missing)}. Fetch them with `python scripts/fetch_web_assets.py "
+            f"--dest {folder}` (needs npm), or unset {ENV_VAR} to use the CDN.")
+    return folder
+
+
+def _on_config_inited(app, config) -> None:
+    folder = vendor_dir()
+    if folder is None:
+        config.nb_ipywidgets_js = cdn_widget_scripts()
+        return
+    config.html_static_path = [*config.html_static_path, str(folder), str(Path(__file__).parent / "static")]
+    config.mathjax_path = "vendor/mathjax/tex-mml-chtml.js"
+    config.nb_ipywidgets_js = local_widget_scripts()
+
+
+def setup(app):
+    os.environ.setdefault("STN_COURSE_QUICK", "1")
+    app.connect("config-inited", _on_config_inited, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

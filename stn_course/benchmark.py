@@ -1,0 +1,438 @@
+"""Reproduce the paper's tables with one command.
+
+Usage::
+
+    python -m stn_course.benchmark table1                     # the whole grid, fast schedule
+    python -m stn_course.benchmark table1 --models cnn st-cnn-aff --distortions R RTS --seeds 3
+    python -m stn_course.benchmark table1 --schedule paper    # the paper's 150k-step SGD
+    python -m stn_course.benchmark table1 --quick             # a few steps, to check the pipeline
+    python -m stn_course.benchmark table1 --report            # only rebuild the tables
+
+Each run (model × distortion × seed) writes one JSON file to ``results/table1/`` with its
+provenance (command, git commit, device, torch version, seed, schedule, steps, wall time,
+throughput) and its validation and test errors; then the runs are aggregated into
+``table1.md`` and ``table1.csv`` (mean ± std over seeds). Runs whose JSON exists are skipped,
+and an interrupted run resumes from its checkpoint, so running the same command again after
+an interruption finishes the grid without losing work.
+
+Other tables plug in through :func:`register` (see ``EXTERNAL_SUBCOMMANDS``) and reuse the
+helpers here: :func:`provenance`, :func:`run_id`, :func:`write_json`, :func:`load_runs`,
+:func:`aggregate`, :func:`write_tables`, :func:`checkpoint_path`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import importlib
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import config, training
+from . import distortions as _distortions
+from .models import DISTORTIONS, MODEL_NAMES, PAPER_NAMES, build_model, count_parameters, normalize_name
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO_ROOT / "results"
+
+# ------------------------------------------------------------------------------------- registry
+
+Handler = Callable[[argparse.Namespace], int]
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {}
+#: Modules that register more subcommands when imported (e.g. ``table2`` for SVHN).
+EXTERNAL_SUBCOMMANDS = ("stn_course.svhn_benchmark",)
+
+
+def register(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None], run: Handler) -> None:
+    """Add a subcommand: ``add_arguments(parser)`` declares its options, ``run(args)`` returns an exit code."""
+    SUBCOMMANDS[name] = (help, add_arguments, run)
+
+
+def _load_external() -> None:
+    for module in EXTERNAL_SUBCOMMANDS:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+
+
+# ------------------------------------------------------------------------------------- provenance
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of ``device`` ("NVIDIA H100 80GB HBM3", "cpu: x86_64, 2 threads")."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu: {platform.machine()} ({platform.processor() or 'unknown'}), {torch.get_num_threads()} torch threads"
+
+
+def provenance(device: torch.device, command: str | None = None) -> dict[str, Any]:
+    """Where and how a result was produced: command, git commit, device, versions, time."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "command": command if command is not None else " ".join(sys.argv),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "device": str(device),
+        "device_name": device_name(device),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "num_threads": torch.get_num_threads(),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+# ------------------------------------------------------------------------------------- files
+
+
+def run_id(*parts: object) -> str:
+    """A file-name-safe identifier of one run, e.g. ``st-cnn-aff_RTS_fast_seed0``."""
+    return "_".join(str(p) for p in parts).replace("/", "-").replace(" ", "-")
+
+
+def write_json(path: Path, record: Mapping[str, Any]) -> None:
+    """Write ``record`` atomically (a killed process never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def load_runs(out_dir: Path, pattern: str = "*.json") -> list[dict[str, Any]]:
+    """Every run record in ``out_dir`` (sorted by file name)."""
+    return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob(pattern))]
+
+
+def checkpoint_path(out_dir: Path, rid: str) -> Path:
+    """Where a run keeps its resumable checkpoint (not for committing: see the folder's .gitignore)."""
+    return Path(out_dir) / "checkpoints" / f"{rid}.pt"
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+def aggregate(runs: Iterable[Mapping[str, Any]], keys: Sequence[str], metric: str) -> list[dict[str, Any]]:
+    """Group runs by ``keys`` and summarise ``metric``: one row per group with mean, std, n, seeds."""
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    rows = []
+    for key, rs in groups.items():
+        mean, std = mean_std([float(r[metric]) for r in rs])
+        rows.append({**dict(zip(keys, key)), "mean": mean, "std": std, "n": len(rs),
+                     "seeds": sorted(r.get("seed") for r in rs)})
+    return rows
+
+
+def format_cell(mean: float, std: float, n: int) -> str:
+    return f"{mean:.2f}" if n == 1 else f"{mean:.2f} ± {std:.2f}"
+
+
+def write_tables(out_dir: Path, name: str, rows: Sequence[Mapping[str, Any]], row_key: str, col_key: str,
+                 row_order: Sequence[str], col_order: Sequence[str], row_label: Callable[[str], str] = str,
+                 title: str = "", notes: Sequence[str] = ()) -> tuple[Path, Path]:
+    """Write ``name``.csv (one line per cell) and ``name``.md (rows × columns, "mean ± std")."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out_dir / f"{name}.csv", out_dir / f"{name}.md"
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    extra = [k for k in (rows[0] if rows else {}) if k not in (row_key, col_key, "mean", "std", "n", "seeds")]
+    w.writerow([row_key, col_key, *extra, "mean", "std", "n", "seeds"])
+    for r in sorted(rows, key=lambda r: (_order(row_order, r[row_key]), _order(col_order, r[col_key]))):
+        w.writerow([r[row_key], r[col_key], *(r[k] for k in extra), f"{r['mean']:.4f}", f"{r['std']:.4f}", r["n"],
+                    " ".join(map(str, r["seeds"]))])
+    csv_path.write_text(buf.getvalue())
+    cells = {(r[row_key], r[col_key]): r for r in rows}
+    cols = [c for c in col_order if any(k[1] == c for k in cells)]
+    lines = [f"# {title}", ""] if title else []
+    lines += ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for rk in row_order:
+        if not any(k[0] == rk for k in cells):
+            continue
+        vals = [format_cell(c["mean"], c["std"], c["n"]) if (c := cells.get((rk, col))) else "—" for col in cols]
+        lines.append(f"| {row_label(rk)} | " + " | ".join(vals) + " |")
+    lines += ["", *notes]
+    md_path.write_text("\n".join(lines).rstrip() + "\n")
+    return md_path, csv_path
+
+
+def _order(order: Sequence[str], key: str) -> int:
+    return order.index(key) if key in order else len(order)
+
+
+# ------------------------------------------------------------------------------------- Table 1
+
+#: The paper's Table 1 (percent test error), for comparison in tables and the book.
+PAPER_TABLE1: dict[str, dict[str, float]] = {
+    "fcn": {"R": 2.1, "RTS": 5.2, "P": 3.1, "E": 3.2, "TC": 13.2},
+    "cnn": {"R": 1.2, "RTS": 0.8, "P": 1.5, "E": 1.4, "TC": 3.5},
+    "st-fcn-aff": {"R": 1.2, "RTS": 0.8, "P": 1.5, "E": 2.7, "TC": 2.0},
+    "st-fcn-proj": {"R": 1.3, "RTS": 0.9, "P": 1.4, "E": 2.6},
+    "st-fcn-tps": {"R": 1.1, "RTS": 0.8, "P": 1.4, "E": 2.4},
+    "st-cnn-aff": {"R": 0.7, "RTS": 0.5, "P": 0.8, "E": 1.2, "TC": 1.7},
+    "st-cnn-proj": {"R": 0.8, "RTS": 0.6, "P": 0.8, "E": 1.3},
+    "st-cnn-tps": {"R": 0.7, "RTS": 0.5, "P": 0.8, "E": 1.1},
+}
+#: Sun & Lin's student replication (Columbia ECBM 4040, 2016; affine ST, 40k iterations).
+SUN_LIN_TABLE1: dict[str, dict[str, float]] = {
+    "fcn": {"R": 7.85, "RTS": 20.58, "P": 10.94},
+    "st-fcn-aff": {"R": 5.38, "RTS": 6.90, "P": 8.27},
+    "cnn": {"R": 4.41, "RTS": 8.11, "P": 6.99},
+    "st-cnn-aff": {"R": 3.37, "RTS": 6.33, "P": 6.44},
+}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how one Table 1 model trains (see :func:`stn_course.training.fit`)."""
+
+    name: str
+    steps: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    momentum: float = 0.9
+    schedule: str = "none"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    warmup: int = 0
+    loc_lr_scale: float = 1.0
+    weight_decay: float = 0.0
+    eval_every: int = 1000
+    train_subset: int | None = None
+    eval_subset: int | None = None
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        return dict(steps=self.steps, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
+                    momentum=self.momentum, schedule=self.schedule, milestones=self.milestones, gamma=self.gamma,
+                    warmup=self.warmup, loc_lr_scale=self.loc_lr_scale, weight_decay=self.weight_decay,
+                    eval_every=self.eval_every)
+
+
+SCHEDULES: dict[str, Schedule] = {
+    # The paper (appendix A): SGD, lr 0.01, batch 256, 150k iterations, ×0.1 every 50k.
+    # Momentum is not stated; we use 0.9.
+    "paper": Schedule("paper", steps=150_000, batch_size=256, optimizer="sgd", lr=0.01, momentum=0.9,
+                      schedule="step", milestones=(50_000, 100_000), eval_every=5_000),
+    # Ours: Adam with a short warm-up and cosine decay; ~7.7 epochs of fresh distortions.
+    "fast": Schedule("fast", steps=3_000, batch_size=128, optimizer="adam", lr=2e-3, schedule="cosine",
+                     warmup=100, loc_lr_scale=0.1, eval_every=500),
+    # A few steps on small subsets: checks the pipeline end to end (tests, the book in quick mode).
+    "quick": Schedule("quick", steps=30, batch_size=32, optimizer="adam", lr=2e-3, schedule="cosine",
+                      loc_lr_scale=0.1, eval_every=15, train_subset=2_000, eval_subset=500),
+}
+DATA_SEED = 0  # the fixed validation and test sets are the same for every run
+
+
+def table1_data(distortion: str, *, eval_subset: int | None = None, train_subset: int | None = None
+                ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor],
+                           tuple[torch.Tensor, torch.Tensor], Callable[[torch.Tensor, torch.Generator], torch.Tensor]]:
+    """(train, val, test, augment) for one distortion.
+
+    ``train`` holds the 50k undistorted training digits; ``augment`` distorts each batch
+    afresh on the device. ``val`` (10k) and ``test`` (10k) are the fixed distorted splits.
+    """
+    from . import data
+
+    if hasattr(data, "table1_splits"):
+        train, val, test = data.table1_splits(distortion, seed=DATA_SEED)
+    else:  # until the distorted-MNIST datasets land: the same recipes, drawn here
+        x, y = data.mnist_tensors(train=True)
+        xt, yt = data.mnist_tensors(train=False)
+        train = (x[:50_000], y[:50_000])
+        val = (_distortions.apply(distortion, x[50_000:], _distortions.make_generator(DATA_SEED, distortion, "val"))[0],
+               y[50_000:])
+        test = (_distortions.apply(distortion, xt, _distortions.make_generator(DATA_SEED, distortion, "test"))[0], yt)
+    if train_subset:
+        train = (train[0][:train_subset], train[1][:train_subset])
+    if eval_subset:
+        val, test = (val[0][:eval_subset], val[1][:eval_subset]), (test[0][:eval_subset], test[1][:eval_subset])
+
+    def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return _distortions.apply(distortion, images, generator)[0]
+
+    return train, val, test, augment
+
+
+def run_table1_cell(model_name: str, distortion: str, seed: int, schedule: Schedule, out_dir: Path, *,
+                    device: torch.device, progress: bool = True, save_weights: bool = False,
+                    command: str | None = None) -> dict[str, Any]:
+    """Train and test one model on one distortion with one seed; write and return its record.
+
+    Skips the run if its record exists; resumes it from its checkpoint if one exists.
+    """
+    model_name = normalize_name(model_name)
+    rid = run_id(model_name, distortion, schedule.name, f"seed{seed}")
+    path = Path(out_dir) / f"{rid}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    train, val, test, augment = table1_data(distortion, eval_subset=schedule.eval_subset,
+                                            train_subset=schedule.train_subset)
+    if device.type == "cuda":  # keep the whole dataset on the GPU: batches are then index lookups
+        train = tuple(t.to(device) for t in train)
+    torch.manual_seed(seed)
+    model = build_model(model_name, distortion)
+    ckpt = checkpoint_path(out_dir, rid)
+    started = time.perf_counter()
+    history = training.fit(model, train, val, **schedule.fit_kwargs(), augment=augment, device=device, seed=seed,
+                           checkpoint=ckpt, progress=progress)
+    test_result = training.evaluate(model, test, device=device)
+    wall = time.perf_counter() - started
+    loss = history.loss
+    every = max(len(loss) // 100, 1)
+    record = {
+        "table": "table1", "run_id": rid, "model": model_name, "paper_name": PAPER_NAMES[model_name],
+        "distortion": distortion, "seed": seed, "schedule": schedule.name, "schedule_settings": asdict(schedule),
+        "steps": schedule.steps, "batch_size": schedule.batch_size, "params": count_parameters(model),
+        "val_error": history.best_val_error, "best_step": history.best_step,
+        "final_val_error": history.val_error[-1] if history.val_error else None,
+        "test_error": test_result["error"], "test_loss": test_result["loss"], "test_n": test_result["n"],
+        "val_n": len(val[1]), "wall_time_s": wall, "train_time_s": history.train_time_s,
+        "images_per_s": history.images_per_s, "resumed_from": history.resumed_from,
+        **provenance(device, command),
+        "curves": {"val_steps": history.val_steps, "val_error": history.val_error, "loss_every": every,
+                   "loss": [sum(loss[i:i + every]) / len(loss[i:i + every]) for i in range(0, len(loss), every)]},
+    }
+    if save_weights:
+        weights = Path(out_dir) / "weights" / f"{rid}.pt"
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, weights)
+        record["weights"] = str(weights.relative_to(out_dir))
+    write_json(path, record)
+    ckpt.unlink(missing_ok=True)
+    return record
+
+
+def load_weights(model: torch.nn.Module, record: Mapping[str, Any], out_dir: Path | None = None) -> torch.nn.Module:
+    """Load the (float16-saved) weights of a run record into ``model`` built with the same name."""
+    out_dir = Path(out_dir) if out_dir is not None else RESULTS_DIR / record.get("table", "table1")
+    state = torch.load(out_dir / record["weights"], map_location="cpu")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return model
+
+
+def write_table1(out_dir: Path) -> tuple[Path, Path] | None:
+    """Aggregate the run records in ``out_dir`` into table1.md / table1.csv (one table per schedule)."""
+    runs = load_runs(out_dir)
+    if not runs:
+        return None
+    written = None
+    for sched in sorted({r["schedule"] for r in runs}):
+        rs = [r for r in runs if r["schedule"] == sched]
+        rows = aggregate(rs, ["model", "distortion", "schedule", "device"], "test_error")
+        devices = sorted({r["device_name"] for r in rs})
+        notes = [f"Test error (%) on the fixed distorted-MNIST test sets, mean ± std over seeds (n in the CSV); "
+                 f"schedule `{sched}`, written by `python -m stn_course.benchmark`.",
+                 "Devices: " + "; ".join(devices) + ".", "",
+                 "The paper's Table 1 for comparison: " + "; ".join(
+                     f"{PAPER_NAMES[m]} " + "/".join(f"{d} {v}" for d, v in PAPER_TABLE1[m].items())
+                     for m in MODEL_NAMES)]
+        name = "table1" if sched == "fast" else f"table1_{sched}"
+        written = write_tables(out_dir, name, rows, "model", "distortion", MODEL_NAMES, DISTORTIONS,
+                               row_label=PAPER_NAMES.get, title=f"Table 1 ({sched} schedule): test error %",
+                               notes=notes)
+    return written
+
+
+def _table1_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", nargs="+", default=list(MODEL_NAMES), metavar="MODEL",
+                   help=f"models to train (default: all): {' '.join(MODEL_NAMES)}")
+    p.add_argument("--distortions", nargs="+", default=list(DISTORTIONS), choices=DISTORTIONS, metavar="D",
+                   help="distortions (default: R RTS P E TC)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds per cell (seeds 0…N-1)")
+    p.add_argument("--seed-list", type=int, nargs="+", default=None, help="explicit seeds (overrides --seeds)")
+    p.add_argument("--schedule", choices=("paper", "fast"), default="fast")
+    p.add_argument("--quick", action="store_true", help="a few steps on small subsets (pipeline check)")
+    p.add_argument("--steps", type=int, default=None, help="override the schedule's number of steps")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR / "table1", help="results folder")
+    p.add_argument("--save-weights", action="store_true", help="keep the trained ST models' weights (float16)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--report", action="store_true", help="only aggregate the existing records into the tables")
+
+
+def _run_table1(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out_dir: Path = args.out
+    if args.report:
+        written = write_table1(out_dir)
+        print(f"wrote {written[0]} and {written[1]}" if written else f"no run records in {out_dir}")
+        return 0
+    schedule = SCHEDULES["quick" if args.quick else args.schedule]
+    if args.steps:
+        schedule = replace(schedule, name=f"{schedule.name}{args.steps}", steps=args.steps,
+                           eval_every=min(schedule.eval_every, args.steps))
+    models = [normalize_name(m) for m in args.models]
+    seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+    device = training.resolve_device(args.device)
+    started = time.perf_counter()
+    for distortion in args.distortions:
+        for model_name in models:
+            for seed in seeds:
+                r = run_table1_cell(model_name, distortion, seed, schedule, out_dir, device=device,
+                                    progress=not args.no_progress, save_weights=args.save_weights,
+                                    command=args.command_line)
+                print(f"{r['paper_name']:12s} {distortion:4s} seed {seed}: test error {r['test_error']:.2f}% "
+                      f"(val {r['val_error']:.2f}%, {r['images_per_s']:.0f} img/s, {r['wall_time_s']:.0f} s)",
+                      flush=True)
+    write_table1(out_dir)
+    print(f"done in {time.perf_counter() - started:.0f} s; tables in {out_dir}")
+    return 0
+
+
+register("table1", "Table 1: distorted MNIST (FCN, CNN, ST-FCN, ST-CNN × R, RTS, P, E, TC)",
+         _table1_arguments, _run_table1)
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_external()
+    parser = argparse.ArgumentParser(prog="python -m stn_course.benchmark", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_, add_arguments, _) in SUBCOMMANDS.items():
+        add_arguments(sub.add_parser(name, help=help_, description=help_))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    args.command_line = "python -m stn_course.benchmark " + " ".join(argv)
+    return SUBCOMMANDS[args.command][2](args)
+
+
+if __name__ == "__main__":
+    # run the importable module's main: modules that register subcommands (``EXTERNAL_SUBCOMMANDS``)
+    # import ``stn_course.benchmark``, not this ``__main__`` copy, so the registry must be that one
+    from stn_course.benchmark import main as _main
+
+    sys.exit(_main())

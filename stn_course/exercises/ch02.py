@@ -1,0 +1,63 @@
+"""Checks for chapter 2, "Coordinates and θ"."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..geometry import pixel_to_norm, theta_from
+from . import Case, run_cases
+
+
+def check_pixel_to_norm(fn) -> None:
+    """``to_norm(i, size, align_corners)``: pixel index → normalised coordinate."""
+    idx = torch.arange(7, dtype=torch.float64)
+    cases = [
+        Case("centre of pixel 0 of 4, align_corners=False", (0, 4, False), pixel_to_norm(0, 4, False)),
+        Case("centre of pixel 3 of 4, align_corners=False", (3, 4, False), pixel_to_norm(3, 4, False)),
+        Case("centre of pixel 0 of 4, align_corners=True", (0, 4, True), pixel_to_norm(0, 4, True)),
+        Case("centre of pixel 3 of 4, align_corners=True", (3, 4, True), pixel_to_norm(3, 4, True)),
+        Case("a half-pixel position, 2.5 of 6, align_corners=False", (2.5, 6, False), pixel_to_norm(2.5, 6, False)),
+        Case("a tensor of indices 0..6 of 7, align_corners=False", (idx, 7, False), pixel_to_norm(idx, 7, False)),
+        Case("a tensor of indices 0..6 of 7, align_corners=True", (idx, 7, True), pixel_to_norm(idx, 7, True)),
+    ]
+    run_cases("to_norm", fn, cases,
+              hint="With align_corners=False the image's outer edges are at ±1, so a pixel is 2/size wide and "
+                   "the centre of pixel i sits at -1 + (i + 0.5)·2/size; with True the first and last centres are at ±1.")
+
+
+def check_rotation_theta(fn) -> None:
+    """``rotation_theta(angle)``: θ (1, 2, 3) that turns a square image's content counter-clockwise by ``angle``."""
+    cases = [Case(f"angle {a:.4g} rad", (a,), theta_from(a)) for a in (0.0, math.pi / 6, -math.pi / 4, math.pi / 2, 2.5)]
+    run_cases("rotation_theta", fn, cases, atol=1e-6,
+              hint="Return a (1, 2, 3) float tensor [[cos a, -sin a, 0], [sin a, cos a, 0]]; "
+                   "remember θ maps output points to input points.")
+
+
+def _compose_reference(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    bottom = torch.tensor([[[0.0, 0.0, 1.0]]], dtype=first.dtype).expand(first.shape[0], 1, 3)
+    h1 = torch.cat([first, bottom], 1)
+    h2 = torch.cat([second, bottom], 1)
+    return (h1 @ h2)[:, :2]
+
+
+def check_compose(fn) -> None:
+    """``compose(first, second)``: one θ that warps like ``first`` followed by ``second``."""
+    g = torch.Generator().manual_seed(3)
+    a = theta_from(0.3, 0.8, 0.1, 0.2, -0.1)
+    b = theta_from(-1.1, 1.2, -0.2, -0.3, 0.25, scale_y=0.9)
+    r1 = torch.randn(4, 2, 3, generator=g)
+    r2 = torch.randn(4, 2, 3, generator=g)
+    ident = theta_from()
+    cases = [
+        Case("identity then θ is θ", (ident, a), a.clone()),
+        Case("θ then identity is θ", (a, ident), a.clone()),
+        Case("two translations add", (theta_from(tx=0.2), theta_from(tx=0.3, ty=-0.1)), theta_from(tx=0.5, ty=-0.1)),
+        Case("a rotation-scale-shear-translation, then another", (a, b), _compose_reference(a, b)),
+        Case("a batch of 4 pairs of θ", (r1, r2), _compose_reference(r1, r2)),
+    ]
+    run_cases("compose", fn, cases,
+              hint="θ maps output to input. After warping with `first` and then `second`, output point p reads "
+                   "the first output at θ_second(p), which read the input at θ_first(θ_second(p)). Work in "
+                   "homogeneous 3×3 matrices, or write A = A₁A₂ and t = A₁t₂ + t₁.")

@@ -1,0 +1,91 @@
+"""Checks for chapter 10, SVHN multi-digit recognition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .. import svhn
+from ..svhn_models import sequence_error as _sequence_error
+from . import Case, run_cases
+
+B = svhn.BLANK
+
+
+def check_sequence_error(fn: Callable) -> None:
+    """Exercise: ``sequence_error(predictions, targets)`` — percent of numbers with any position wrong."""
+    targets = torch.tensor([[1, 0, 7, B, B], [5, B, B, B, B], [2, 3, B, B, B], [9, 9, 9, 9, 9]])
+    one_digit = targets.clone()
+    one_digit[0, 1] = 8
+    extra = targets.clone()
+    extra[2, 2] = 4
+    short = targets.clone()
+    short[3, 4] = B
+    g = torch.Generator().manual_seed(10)
+    rand_t = torch.randint(0, 11, (50, 5), generator=g)
+    rand_p = torch.where(torch.rand(50, 5, generator=g) < 0.9, rand_t, torch.randint(0, 11, (50, 5), generator=g))
+    cases = [
+        Case("every number right", (targets.clone(), targets.clone()), 0.0),
+        Case("one wrong digit in the first of four numbers", (one_digit, targets.clone()), 25.0),
+        Case("a digit predicted where a blank belongs", (extra, targets.clone()), 25.0),
+        Case("a five-digit number read as four digits", (short, targets.clone()), 25.0),
+        Case("every number wrong somewhere", (torch.full((4, 5), 3), targets.clone()), 100.0),
+        Case("50 random numbers with 10% of positions changed", (rand_p, rand_t), _sequence_error(rand_p, rand_t)),
+    ]
+    run_cases("sequence_error", fn, cases,
+              hint="Compare predictions and targets position by position, call a number wrong when ANY of its "
+                   "five positions differs (blanks included), and return the percentage of wrong numbers as a float.")
+
+
+def check_crop_window(fn: Callable) -> None:
+    """Exercise: ``crop_window(boxes, image_size)`` — Goodfellow et al.'s box, grown 30% and clipped."""
+    three = np.array([[30, 10, 12, 20], [44, 11, 13, 21], [59, 9, 12, 22]], float)
+    near_edge = np.array([[2, 3, 10, 20], [13, 4, 9, 19]], float)
+    cases = [
+        Case("one digit in the middle of a 100×80 photo", (np.array([[40.0, 30, 10, 20]]), (100, 80)),
+             torch.tensor(svhn.crop_window(np.array([[40.0, 30, 10, 20]]), (100, 80)))),
+        Case("three digits", (three.copy(), (200, 100)), torch.tensor(svhn.crop_window(three, (200, 100)))),
+        Case("digits at the top-left corner (the window is clipped)", (near_edge.copy(), (60, 40)),
+             torch.tensor(svhn.crop_window(near_edge, (60, 40)))),
+        Case("a tight 50×40 photo (clipped on every side)", (three.copy(), (75, 35)),
+             torch.tensor(svhn.crop_window(three, (75, 35)))),
+    ]
+
+    def wrapped(boxes, size):
+        return torch.as_tensor(np.asarray(fn(boxes, size), dtype=np.float64))
+
+    run_cases("crop_window", wrapped, cases, atol=1e-6,
+              hint="Take the smallest box (x0, y0, x1, y1) around all digit boxes (right = left + width), grow its "
+                   "width and height by 30% about its centre, then clip to 0 ≤ x ≤ W and 0 ≤ y ≤ H.")
+
+
+def _compose_reference(thetas: list[torch.Tensor]) -> torch.Tensor:
+    n = thetas[0].shape[0]
+    total = torch.eye(3, dtype=thetas[0].dtype).expand(n, 3, 3)
+    for t in thetas:
+        h = torch.cat([t, torch.tensor([0.0, 0.0, 1.0], dtype=t.dtype).expand(n, 1, 3)], 1)
+        total = total @ h
+    return total[:, :2]
+
+
+def check_compose_thetas(fn: Callable) -> None:
+    """Exercise: ``compose_thetas(thetas)`` — the single θ that does what a chain of transformers does."""
+    g = torch.Generator().manual_seed(3)
+    identity = torch.tensor([[[1.0, 0, 0], [0, 1, 0]]])
+    shift = torch.tensor([[[1.0, 0, 0.5], [0, 1, 0]]])
+    zoom = torch.tensor([[[0.5, 0, 0], [0, 0.5, 0]]])
+    rand = [torch.eye(2, 3).expand(4, 2, 3) + 0.2 * torch.randn(4, 2, 3, generator=g) for _ in range(4)]
+    cases = [
+        Case("a single θ", ([shift.clone()],), shift.clone()),
+        Case("identity then a shift", ([identity.clone(), shift.clone()],), shift.clone()),
+        Case("zoom (first transformer) then shift (second)", ([zoom.clone(), shift.clone()],),
+             _compose_reference([zoom, shift])),
+        Case("shift then zoom (order matters)", ([shift.clone(), zoom.clone()],), _compose_reference([shift, zoom])),
+        Case("four random θ for a batch of 4", ([r.clone() for r in rand],), _compose_reference(rand)),
+    ]
+    run_cases("compose_thetas", fn, cases,
+              hint="Each θ maps output coordinates of its transformer to its input coordinates. Point p at the last "
+                   "transformer's output lands at θ1·θ2·…·θk·p in the image: extend each θ to 3×3 with the row "
+                   "(0, 0, 1), multiply them in that order (torch.bmm or @) and keep the first two rows.")

@@ -1,0 +1,253 @@
+"""Table 2: SVHN multi-digit recognition — ``python -m stn_course.benchmark table2``.
+
+Usage::
+
+    python -m stn_course.benchmark table2                          # prepared SVHN, 64 and 128 px, fast schedule
+    python -m stn_course.benchmark table2 --schedule paper         # the paper's recipe (400k SGD steps)
+    python -m stn_course.benchmark table2 --synthetic              # the MNIST-composed stand-in instead
+    python -m stn_course.benchmark table2 --synthetic --arch small --schedule quick --scale 0.75   # a CPU run
+    python -m stn_course.benchmark table2 --report                 # only rebuild the tables
+
+With prepared SVHN (``data_scripts/prepare_svhn.py``) it trains on ``train`` (minus 5,000
+held-out numbers for validation, as the paper tunes on 5k) and tests on ``test``; it says so,
+and refuses to fall back silently: without the data it stops and names ``--synthetic``. With
+``--synthetic`` every record, file name and table is labelled "synthetic".
+
+Each run (source × model × crop size × seed) writes one JSON record to ``results/table2/``
+with the same provenance as Table 1 (:func:`stn_course.benchmark.provenance`); existing
+records are skipped and interrupted runs resume from their checkpoints. The tables are
+``table2_<source>_<schedule>.md``/``.csv``: sequence error (%) on the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import benchmark, svhn, training
+from .svhn_models import KINDS, SCHEDULES, TITLES, SVHNSchedule, build_svhn_model, predict, sequence_loss, sequence_wrong
+
+OUT_DIR = benchmark.RESULTS_DIR / "table2"
+SIZES = ("64px", "128px")
+VAL_SIZE = 5_000
+DATA_SEED = 0
+
+#: The paper's Table 2 (sequence error %, 64 px / 128 px crops); None: not reported.
+PAPER_TABLE2: dict[str, dict[str, float | None]] = {
+    "maxout-cnn": {"64px": 4.0, "128px": None},
+    "cnn": {"64px": 4.0, "128px": 5.6},
+    "dram": {"64px": 3.9, "128px": 4.5},
+    "st-single": {"64px": 3.7, "128px": 3.9},
+    "st-multi": {"64px": 3.6, "128px": 3.9},
+}
+PAPER_TITLES = {"maxout-cnn": "Maxout CNN", "dram": "DRAM", **TITLES}
+#: How many stand-in numbers each schedule draws (train, validation, test).
+SYNTHETIC_SIZES = {"quick": (4_000, 500, 1_000), "fast": (60_000, 5_000, 10_000), "paper": (200_000, 5_000, 10_000)}
+
+
+def _pixels(size: str, scale: float) -> tuple[int, int]:
+    """(image side, crop side) for a crop size ("64px"/"128px") rendered at ``scale``."""
+    side = int(round(int(size.removesuffix("px")) * scale))
+    return side, svhn.default_crop(side)
+
+
+def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[int, int, int]):
+    """(train uint8 (N, 3, S, S), labels), val and test (centre-cropped float) for one source and crop size."""
+    side, crop = _pixels(size, scale)
+    loose = size == "128px"
+    if source == "synthetic":
+        n_train, n_val, n_test = n_synthetic
+        tr = svhn.synthetic_house_numbers(n_train, DATA_SEED, True, side, loose)
+        va = svhn.synthetic_house_numbers(n_val, DATA_SEED + 1, True, side, loose)
+        te = svhn.synthetic_house_numbers(n_test, DATA_SEED, False, side, loose)
+    else:
+        native = int(size.removesuffix("px"))
+        images, labels = svhn.load_prepared("train", native)
+        order = np.random.default_rng(DATA_SEED).permutation(len(images))
+        val_idx, train_idx = np.sort(order[:VAL_SIZE]), np.sort(order[VAL_SIZE:])
+        tr = (np.asarray(images[train_idx]), labels[train_idx])
+        va = (np.asarray(images[val_idx]), labels[val_idx])
+        te = tuple(np.asarray(a) for a in svhn.load_prepared("test", native))
+        if side != native:
+            tr, va, te = ((_resize(x, side), y) for x, y in (tr, va, te))
+
+    def as_eval(pair):
+        return svhn.center_crop(svhn.to_float(pair[0]), crop).contiguous(), torch.from_numpy(pair[1].astype(np.int64))
+
+    train = (torch.from_numpy(np.array(tr[0])).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(tr[1].astype(np.int64)))
+    return train, as_eval(va), as_eval(te), crop
+
+
+def _resize(images: np.ndarray, side: int) -> np.ndarray:
+    x = svhn.to_float(images)
+    x = torch.nn.functional.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+    return (x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def make_augment(crop: int):
+    """Training augmentation: uint8 (N, 3, S, S) → a random ``crop``×``crop`` window, float in [0, 1]."""
+    def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return svhn.random_crop(images.float().div_(255.0), crop, generator)
+    return augment
+
+
+@torch.no_grad()
+def position_error(model: torch.nn.Module, data, batch_size: int = 500) -> float:
+    """Percent of the five positions (blanks included) predicted wrongly."""
+    x, y = data
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    wrong = 0
+    for i in range(0, len(x), batch_size):
+        wrong += int((predict(model(x[i:i + batch_size].to(device))) != y[i:i + batch_size].to(device)).sum())
+    model.train(was)
+    return 100.0 * wrong / y.numel()
+
+
+def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHNSchedule, schedule_name: str,
+                    arch: str, scale: float, out_dir: Path, *, device: torch.device, n_synthetic=(4_000, 500, 1_000),
+                    progress: bool = True, save_weights: bool = False, command: str | None = None) -> dict[str, Any]:
+    """Train and test one model on one source and crop size; write and return its record (skip if it exists)."""
+    tag = "" if scale == 1 else f"x{scale:g}"
+    rid = benchmark.run_id(source, kind, size + tag, arch, schedule_name, f"seed{seed}")
+    path = Path(out_dir) / f"{rid}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    train, val, test, crop = load_split_tensors(source, size, scale, n_synthetic)
+    if device.type == "cuda":
+        train = tuple(t.to(device) for t in train)
+    torch.manual_seed(seed)
+    model = build_svhn_model(kind, crop, arch)
+    ckpt = benchmark.checkpoint_path(out_dir, rid)
+    started = time.perf_counter()
+    history = training.fit(model, train, val, **schedule.fit_kwargs(), augment=make_augment(crop), loss_fn=sequence_loss,
+                           error_fn=sequence_wrong, device=device, seed=seed, checkpoint=ckpt, progress=progress)
+    result = training.evaluate(model, test, device=device, loss_fn=sequence_loss, error_fn=sequence_wrong)
+    wall = time.perf_counter() - started
+    loss = history.loss
+    every = max(len(loss) // 100, 1)
+    record = {
+        "table": "table2", "run_id": rid, "source": source, "synthetic": source == "synthetic",
+        "data": ("synthetic stand-in: MNIST digits composed into house numbers (stn_course.svhn), not SVHN"
+                 if source == "synthetic" else "SVHN format 1, prepared by data_scripts/prepare_svhn.py"),
+        "model": kind, "paper_name": TITLES[kind], "size": size, "image_pixels": int(train[0].shape[-1]),
+        "crop_pixels": crop, "arch": arch, "seed": seed, "schedule": schedule_name,
+        "schedule_settings": asdict(schedule), "steps": schedule.steps, "batch_size": schedule.batch_size,
+        "params": sum(p.numel() for p in model.parameters()),
+        "n_train": len(train[1]), "n_val": len(val[1]), "n_test": len(test[1]),
+        "val_error": history.best_val_error, "best_step": history.best_step,
+        "test_error": result["error"], "test_loss": result["loss"], "test_position_error": position_error(model, test),
+        "wall_time_s": wall, "train_time_s": history.train_time_s, "images_per_s": history.images_per_s,
+        "resumed_from": history.resumed_from, **benchmark.provenance(device, command),
+        "curves": {"val_steps": history.val_steps, "val_error": history.val_error, "loss_every": every,
+                   "loss": [sum(loss[i:i + every]) / len(loss[i:i + every]) for i in range(0, len(loss), every)]},
+    }
+    if save_weights:
+        weights = Path(out_dir) / "weights" / f"{rid}.pt"
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, weights)
+        record["weights"] = str(weights.relative_to(out_dir))
+    benchmark.write_json(path, record)
+    ckpt.unlink(missing_ok=True)
+    return record
+
+
+def write_table2(out_dir: Path) -> list[Path]:
+    """Aggregate the records in ``out_dir`` into one table per (source, arch, schedule)."""
+    runs = benchmark.load_runs(out_dir)
+    written = []
+    for source, arch, sched in sorted({(r["source"], r["arch"], r["schedule"]) for r in runs}):
+        rs = [r for r in runs if (r["source"], r["arch"], r["schedule"]) == (source, arch, sched)]
+        rows = benchmark.aggregate(rs, ["model", "size", "image_pixels", "device_name"], "test_error")
+        label = "synthetic stand-in (MNIST digits composed into house numbers), NOT SVHN" if source == "synthetic" \
+            else "SVHN (test set)"
+        notes = [f"Sequence error (%) on the {label}; mean ± std over seeds (n in the CSV). Architecture `{arch}`, "
+                 f"schedule `{sched}`; written by `python -m stn_course.benchmark table2`.",
+                 "Image sizes (pixels): " + ", ".join(sorted({f"{r['size']} → {r['image_pixels']} "
+                                                              f"(crop {r['crop_pixels']})" for r in rs})) + ".",
+                 "Devices: " + "; ".join(sorted({r["device_name"] for r in rs})) + ".", "",
+                 "The paper's Table 2 (SVHN, 64px / 128px): " + "; ".join(
+                     f"{PAPER_TITLES[m]} {v['64px']} / {v['128px'] if v['128px'] is not None else '–'}"
+                     for m, v in PAPER_TABLE2.items()) + "."]
+        name = f"table2_{source}_{arch}_{sched}"
+        md, csv = benchmark.write_tables(out_dir, name, rows, "model", "size", KINDS, SIZES, row_label=TITLES.get,
+                                         title=f"Table 2 ({'synthetic' if source == 'synthetic' else 'SVHN'}, "
+                                               f"{arch} architecture, {sched} schedule): sequence error %",
+                                         notes=notes)
+        written += [md, csv]
+    return written
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", nargs="+", default=list(KINDS), choices=KINDS)
+    p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=SIZES, help="crop recipes (default: both)")
+    p.add_argument("--synthetic", action="store_true", help="train and test on the synthetic stand-in, not SVHN")
+    p.add_argument("--schedule", choices=tuple(SCHEDULES), default="fast")
+    p.add_argument("--steps", type=int, default=None, help="override the schedule's number of steps")
+    p.add_argument("--arch", choices=("paper", "small"), default="paper", help="layer sizes (small: for CPUs)")
+    p.add_argument("--scale", type=float, default=1.0, help="render the crops at this fraction of 64/128 px")
+    p.add_argument("--n-synthetic", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
+                   help="how many stand-in numbers to draw (default by schedule)")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", type=Path, default=OUT_DIR)
+    p.add_argument("--save-weights", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--report", action="store_true", help="only aggregate the existing records")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out_dir: Path = args.out
+    if args.report:
+        written = write_table2(out_dir)
+        print("wrote " + ", ".join(map(str, written)) if written else f"no run records in {out_dir}")
+        return 0
+    if args.synthetic:
+        source = "synthetic"
+        print("data: the SYNTHETIC stand-in (MNIST digits composed into house numbers); results are labelled synthetic")
+    else:
+        native = [int(s.removesuffix("px")) for s in args.sizes]
+        missing = [n for n in native if not svhn.prepared_available(size=n)]
+        if missing:
+            print(f"error: no prepared SVHN at {svhn.svhn_root() / 'prepared'} for {missing} px. Fetch and prepare it "
+                  "(python data_scripts/fetch_svhn.py && python data_scripts/prepare_svhn.py), or pass --synthetic "
+                  "to use the stand-in.")
+            return 2
+        source = "svhn"
+        print(f"data: SVHN, prepared at {svhn.svhn_root() / 'prepared'}")
+    schedule, name = SCHEDULES[args.schedule], args.schedule
+    if args.steps:
+        keep = tuple(m for m in schedule.milestones if m < args.steps)
+        schedule = replace(schedule, steps=args.steps, milestones=keep,
+                           eval_every=min(schedule.eval_every or args.steps, args.steps))
+        name = f"{name}{args.steps}"
+    n_synth = tuple(args.n_synthetic) if args.n_synthetic else SYNTHETIC_SIZES[args.schedule]
+    device = training.resolve_device(args.device)
+    started = time.perf_counter()
+    for size in args.sizes:
+        for kind in args.models:
+            for seed in range(args.seeds):
+                r = run_table2_cell(source, kind, size, seed, schedule, name, args.arch, args.scale, out_dir,
+                                    device=device, n_synthetic=n_synth, progress=not args.no_progress,
+                                    save_weights=args.save_weights, command=args.command_line)
+                print(f"[{source}] {TITLES[kind]:14s} {size:5s} seed {seed}: sequence error {r['test_error']:.2f}% "
+                      f"(val {r['val_error']:.2f}%, positions {r['test_position_error']:.2f}%, "
+                      f"{r['images_per_s']:.0f} img/s, {r['wall_time_s']:.0f} s)", flush=True)
+    write_table2(out_dir)
+    print(f"done in {time.perf_counter() - started:.0f} s; tables in {out_dir}")
+    return 0
+
+
+benchmark.register("table2", "Table 2: SVHN multi-digit recognition (CNN, ST-CNN Single, ST-CNN Multi × 64/128 px)",
+                   _arguments, _run)

@@ -1,0 +1,16 @@
+"""Widgets of the course, live in JupyterLab and in the static book.
+
+- :class:`ThetaExplorer`: sliders for the affine θ (raw entries and angle/scale/shear/
+  translation), the warped image and the sampling grid T_θ(G) over the input.
+
+Each is an `anywidget <https://anywidget.dev>`_ whose JavaScript (``static/``) warps the
+image itself with the same maths as :mod:`stn_course.grid` and :mod:`stn_course.sampler`;
+:mod:`stn_course.widgets.base` holds what they share. New widgets (projective corners, TPS
+control points) subclass :class:`~stn_course.widgets.base.ImageWidget` and import the
+sampler from ``static/warp.js``.
+"""
+
+from .base import ImageWidget, bundle_esm, gray_uint8
+from .theta import ThetaExplorer
+
+__all__ = ["ImageWidget", "ThetaExplorer", "bundle_esm", "gray_uint8"]

@@ -1,0 +1,36 @@
+// Small DOM helpers shared by the course's widgets.
+
+/** An element with a class and optional text. */
+export function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/**
+ * A labelled range slider with a live number readout.
+ * Returns {row, input, set(value)}; `set` moves the slider (clamped to its range) and shows
+ * the exact value in the readout without firing `onInput`.
+ */
+export function sliderRow({ label, name, min, max, step, value, format = (v) => v.toFixed(2), onInput }) {
+  const row = element("label", "stn-slider");
+  const caption = element("span", "stn-slider-label");
+  caption.innerHTML = label;
+  const input = element("input");
+  Object.assign(input, { type: "range", min: String(min), max: String(max), step: String(step) });
+  input.dataset.param = name;
+  const readout = element("span", "stn-slider-value");
+  const set = (v) => {
+    input.value = String(Math.min(max, Math.max(min, v)));
+    readout.textContent = format(v);
+  };
+  set(value);
+  input.addEventListener("input", () => {
+    const v = Number(input.value);
+    readout.textContent = format(v);
+    onInput(v);
+  });
+  row.append(caption, input, readout);
+  return { row, input, set };
+}

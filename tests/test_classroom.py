@@ -1,0 +1,208 @@
+"""Student notebooks, grading and the exercise list (stn_course.classroom) on a fixture chapter.
+
+The fixture `tests/classroom_fixture/00_fixture.ipynb` is a two-exercise chapter in the
+course's exercise format (a check with a hidden-test region, a hidden test cell, a worked
+example inside a solution wrapper), small enough that kernels dominate the cost.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+import yaml
+
+from stn_course import classroom
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_DIR = ROOT / "tests" / "classroom_fixture"
+FIXTURE = FIXTURE_DIR / "00_fixture.ipynb"
+SOLUTION_LINES = ("return x * x", "return sum(xs) / len(xs)")
+
+
+@pytest.fixture(scope="module")
+def chapter():
+    return classroom.read_chapter(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def student(chapter):
+    return classroom.student_notebook(chapter)
+
+
+def test_fixture_follows_the_format(chapter):
+    assert classroom.problems(chapter) == []
+    assert list(chapter.exercises) == ["ex-fixture-square", "ex-fixture-mean"]
+    square, mean = chapter.exercises.values()
+    assert (square.title, square.points, len(square.checks), square.hidden) == ("Square a number", 2, 1, [])
+    assert (mean.points, len(mean.checks), len(mean.hidden)) == (3, 1, 1)
+    assert chapter.roles.count("inside") == 1  # the worked example inside the solution wrapper
+
+
+def test_student_notebook_replaces_solutions_by_stubs_with_hints(chapter, student):
+    text = "\n".join(c.source for c in student.cells)
+    for line in SOLUTION_LINES:
+        assert line not in text
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "solution-start", "solution-end",
+                   "a worked example inside the solution", "mean_of([2.0, 4.0])", "opposite numbers"):
+        assert marker not in text, marker
+    stubs = [c.source for c in student.cells if classroom.is_solution_cell(c)]
+    assert stubs == [
+        "def square(x):\n    # YOUR CODE HERE\n    raise NotImplementedError(\"Exercise 'Square a number': "
+        "multiply `x` by itself.\")",
+        "def mean_of(xs):\n    # YOUR CODE HERE\n    raise NotImplementedError(\"Exercise 'The mean of a "
+        "list': add them up and divide by how many there are\")",
+    ]
+    # the exercise text and the visible checks stay; outputs are cleared; the chapter is recorded
+    assert sum("{exercise}" in c.source for c in student.cells) == 2
+    assert sum(classroom.is_check_cell(c) for c in student.cells) == 2
+    assert all(c.outputs == [] and c.execution_count is None for c in student.cells if c.cell_type == "code")
+    assert student.metadata["stn_course"] == {"chapter": "00_fixture", "edition": "student"}
+    assert len(student.cells) == len(chapter.nb.cells) - 6  # 2×(start, end), inside, hidden
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            compile(cell.source, "<cell>", "exec")
+    assert classroom.leaks(chapter, student) == []
+
+
+def test_stub_source_follows_nbgrader_rules():
+    src = "def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n\n" \
+          "if True:\n        ### BEGIN SOLUTION\n        z = 2\n        ### END SOLUTION\nprint(1)"
+    assert classroom.stub_source(src, "hint") == (
+        "def f(x):\n    y = 1\n    # YOUR CODE HERE\n    raise NotImplementedError('hint')\n\n"
+        "if True:\n        # YOUR CODE HERE\n        raise NotImplementedError('hint')\nprint(1)")
+    assert classroom.stub_source("x = 1", "it's") == "# YOUR CODE HERE\nraise NotImplementedError(\"it's\")"
+    for bad in ("### BEGIN SOLUTION\nx", "x\n### END SOLUTION",
+                "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"):
+        with pytest.raises(ValueError, match="SOLUTION"):
+            classroom.stub_source(bad, "h")
+
+
+def test_student_notebook_drops_solution_blocks_and_reports_broken_format():
+    md = nbformat.v4.new_markdown_cell
+    code = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[
+        md("```{exercise} Add\n:label: ex-add\n\nWrite `add`.\n```\n\n```{solution} ex-add\n"
+           "Use `a + b`.\n```"),
+        code("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+             metadata={"tags": ["exercise-solution"]}),
+        code("x = 1  ### BEGIN SOLUTION"),
+    ])
+    chapter = classroom.read_chapter(nb)
+    found = classroom.problems(chapter)
+    assert any("nbgrader metadata lacks 'grade_id'" in p for p in found)
+    assert any("no check cell" in p for p in found)
+    assert any("solution markers in a cell that is not a solution cell" in p for p in found)
+    nb.cells.pop()
+    student = classroom.student_notebook(classroom.read_chapter(nb))
+    assert student.cells[0].source == "```{exercise} Add\n:label: ex-add\n\nWrite `add`.\n```"
+    assert "a + b" not in student.cells[1].source
+
+
+def test_exercise_table_takes_goal_time_and_points_from_the_chapter():
+    table = classroom.exercise_table([FIXTURE])
+    lines = table.splitlines()
+    assert lines[2] == ("| 0. A fixture chapter | Square a number (`ex-fixture-square`) | Write `square(x)` "
+                        "that returns the square of a number | 2 | ≈ 10 min |")  # estimated: 1 line
+    assert lines[3] == ("| 0. A fixture chapter | The mean of a list (`ex-fixture-mean`) | Turn a formula "
+                        "into a function | 3 | 10 min |")  # from the cell's stn_course metadata
+    assert lines[-1] == "Total working time ≈ 0.3 h."
+
+
+def test_cli_writes_student_notebooks(tmp_path):
+    assert classroom.main(["student", str(FIXTURE), "--out", str(tmp_path)]) == 0
+    written = nbformat.read(tmp_path / FIXTURE.name, as_version=4)
+    assert written == classroom.student_notebook(classroom.read_chapter(FIXTURE))
+
+
+def test_student_names_follow_the_folder_layout(tmp_path):
+    paths = [tmp_path / "subs" / s / "04_sampler.ipynb" for s in ("alice", "bob")]
+    assert classroom.student_names(paths) == ["alice", "bob"]
+    nbgrader_layout = [tmp_path / "submitted" / s / "ps1" / "04.ipynb" for s in ("ann", "ben")]
+    assert classroom.student_names(nbgrader_layout) == ["ann", "ben"]
+    flat = [tmp_path / "subs" / f"{s}.ipynb" for s in ("cy", "di")]
+    assert classroom.student_names(flat) == ["cy", "di"]
+
+
+# ---------------------------------------------------------------------------------------
+# Grading a fake class
+# ---------------------------------------------------------------------------------------
+
+def _submission(student_nb, square_body: str | None, mean_body: str | None, check_edit=None):
+    nb = copy.deepcopy(student_nb)
+    for cell in nb.cells:
+        for name, body in (("square", square_body), ("mean_of", mean_body)):
+            if classroom.is_solution_cell(cell) and f"def {name}(" in cell.source and body is not None:
+                cell.source = re.sub(r"    # YOUR CODE HERE\n    raise NotImplementedError\(.*\)", body, cell.source)
+        if check_edit and classroom.is_check_cell(cell):
+            cell.source = check_edit
+    return nb
+
+
+CELL_LIMIT, NOTEBOOK_LIMIT = 5, 15
+
+
+def test_grading_a_fake_class(tmp_path, student):
+    correct_square, correct_mean = "    return x ** 2", "    return sum(xs) / len(xs)"
+    class_ = {
+        "alice": _submission(student, correct_square, correct_mean),
+        "bob": _submission(student, correct_square, "    return sum(xs)"),  # partly wrong
+        "carol": _submission(student, "    return x * y", correct_mean),  # her code raises
+        "dave": _submission(student, "    while True:\n        pass", correct_mean),  # loops forever
+        # loops forever and ignores interrupts: only killing the kernel stops it
+        "erin": _submission(student, "    import signal, time\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                     "    while True:\n        time.sleep(0.05)", correct_mean),
+        "frank": _submission(student, None, None, check_edit="pass  # the check was deleted"),
+    }
+    paths = []
+    for name, nb in class_.items():
+        (tmp_path / "subs" / name).mkdir(parents=True)
+        paths.append(tmp_path / "subs" / name / "00_fixture.ipynb")
+        nbformat.write(nb, paths[-1])
+    out = tmp_path / "grades.csv"
+    kernels_before = {p.pid for p in psutil.process_iter(["cmdline"]) if "ipykernel" in " ".join(p.info["cmdline"] or [])}
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "stn_course.classroom", "grade", *map(str, paths), "--out", str(out),
+         "--source", str(FIXTURE_DIR), "--timeout", str(NOTEBOOK_LIMIT), "--cell-timeout", str(CELL_LIMIT),
+         "--jobs", "3"], capture_output=True, text=True, timeout=300)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # two rounds of three notebooks; the slowest of each round stops at the notebook limit
+    assert elapsed < 2 * (NOTEBOOK_LIMIT + 40)
+    kernels_after = {p.pid for p in psutil.process_iter(["cmdline"]) if "ipykernel" in " ".join(p.info["cmdline"] or [])}
+    assert kernels_after - kernels_before == set()  # every kernel was killed, erin's too
+
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["student", "chapter", "exercise", "points", "max", "feedback"]
+    got = {(r["student"], r["exercise"]): (float(r["points"]), float(r["max"]), r["feedback"]) for r in rows}
+    assert len(got) == len(rows) == 12 and {r["chapter"] for r in rows} == {"00_fixture"}
+    expected_points = {"alice": (2, 3), "bob": (2, 0), "carol": (0, 3), "dave": (0, 3), "erin": (0, 0),
+                       "frank": (0, 0)}
+    for name, (square, mean) in expected_points.items():
+        assert got[(name, "ex-fixture-square")][:2] == (square, 2), name
+        assert got[(name, "ex-fixture-mean")][:2] == (mean, 3), name
+    fb = {key: value[2] for key, value in got.items()}
+    assert fb[("alice", "ex-fixture-square")] == "✓ square: all 2 cases pass"
+    assert fb[("bob", "ex-fixture-mean")].startswith("mean_of, case 1/1 (three numbers): expected 3, got 9")
+    assert fb[("carol", "ex-fixture-square")] == ("square, case 1/2 (2 squared): your code raised NameError: "
+                                                   "name 'y' is not defined. multiply x by itself")
+    assert fb[("alice", "ex-fixture-mean")] == ("✓ mean_of: all 1 cases pass ✓ mean_of (more cases): all 2 cases "
+                                                "pass; passed")
+    assert f"did not finish within {CELL_LIMIT} s (an endless loop?)" in fb[("dave", "ex-fixture-square")]
+    assert f"did not finish within {CELL_LIMIT} s" in fb[("erin", "ex-fixture-square")]
+    assert "used up its time limit" in fb[("erin", "ex-fixture-mean")]
+    # frank replaced the check by `pass`: the instructor's check ran instead
+    assert "not implemented yet" in fb[("frank", "ex-fixture-square")]
+    for text in fb.values():
+        assert not any(line in text for line in SOLUTION_LINES)
+    assert "alice" in proc.stdout and "5/5" in proc.stdout

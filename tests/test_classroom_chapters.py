@@ -1,0 +1,77 @@
+"""Every chapter with exercises works in class: format, student version, stubs, nbgrader.
+
+Cost: each chapter is executed once here (by `classroom.verify`, up to its last check cell,
+in quick mode); nbgrader runs once over all chapters. The fixture chapter goes through the
+same machinery so that it is tested even before any chapter has exercises.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from stn_course import classroom
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "classroom_fixture" / "00_fixture.ipynb"
+CHAPTERS = classroom.chapter_paths(ROOT / "book")
+ALL = [*CHAPTERS, FIXTURE]
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_exercise_format_and_no_solution_in_student_version(path):
+    chapter = classroom.read_chapter(path)
+    assert classroom.problems(chapter) == []
+    student = classroom.student_notebook(chapter)
+    assert classroom.leaks(chapter, student) == []
+    assert not any("BEGIN SOLUTION" in c.source or "HIDDEN TESTS" in c.source for c in student.cells)
+    assert len(chapter.exercises) >= (1 if path == FIXTURE else 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_student_prefix_runs_stubs_fail_reference_passes(path):
+    report = classroom.verify(path, cell_timeout=300)
+    assert report.errors == []
+    chapter = classroom.read_chapter(path)
+    # every exercise's checks were run against its stub, and failed
+    assert set(report.stub_feedback) == {label for label, ex in chapter.exercises.items() if ex.checks}
+    for label, feedback in report.stub_feedback.items():
+        assert feedback, label
+
+
+def _normalise_stub(source: str) -> str:
+    return re.sub(r"raise NotImplementedError\(.*\)", "raise NotImplementedError()", source)
+
+
+def test_nbgrader_generate_assignment_makes_the_same_stubs(tmp_path):
+    source = tmp_path / "source" / "ps"
+    source.mkdir(parents=True)
+    for path in ALL:
+        shutil.copy(path, source / path.name)
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}  # nbgrader runs alembic
+    proc = subprocess.run([str(bindir / "nbgrader"), "generate_assignment", "ps", f"--course-dir={tmp_path}",
+                           "--force"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for path in ALL:
+        chapter = classroom.read_chapter(path)
+        released = nbformat.read(tmp_path / "release" / "ps" / path.name, as_version=4)
+        assert len(released.cells) == len(chapter.nb.cells)  # nbgrader keeps every cell
+        # ours also drops the solution wrappers, what is inside them and hidden test cells
+        kept = [c for c, role in zip(released.cells, chapter.roles)
+                if role not in ("solution-start", "solution-end", "inside", "hidden")]
+        ours = classroom.student_notebook(chapter).cells
+        assert [(c.cell_type, _normalise_stub(c.source)) for c in kept] == \
+            [(c.cell_type, _normalise_stub(c.source)) for c in ours]
+        stubs = sum(c.source.count("raise NotImplementedError()") for c in released.cells)
+        regions = sum(max(1, chapter.nb.cells[i].source.count("BEGIN SOLUTION"))
+                      for ex in chapter.exercises.values() for i in ex.solutions)
+        assert stubs == regions > 0

@@ -1,0 +1,58 @@
+"""``python -m stn_course.benchmark table2``: records, labels, skipping finished runs, the data check."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stn_course import benchmark, svhn_benchmark
+
+ARGS = ["table2", "--synthetic", "--arch", "small", "--schedule", "quick", "--steps", "3",
+        "--n-synthetic", "64", "32", "32", "--sizes", "64px", "--scale", "0.5", "--no-progress", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("table2")
+    assert benchmark.main([*ARGS, "--models", "cnn", "st-multi", "--out", str(out)]) == 0
+    return out
+
+
+def test_records_are_labelled_synthetic_with_provenance(tiny_run):
+    records = sorted(tiny_run.glob("*.json"))
+    assert [p.name for p in records] == ["synthetic_cnn_64pxx0.5_small_quick3_seed0.json",
+                                         "synthetic_st-multi_64pxx0.5_small_quick3_seed0.json"]
+    for path in records:
+        r = json.loads(path.read_text())
+        assert r["table"] == "table2" and r["synthetic"] is True and r["source"] == "synthetic"
+        assert "not SVHN" in r["data"]
+        assert r["steps"] == 3 and len(r["curves"]["loss"]) == 3
+        assert (r["image_pixels"], r["crop_pixels"], r["n_train"], r["n_test"]) == (32, 27, 64, 32)
+        assert 0 <= r["test_error"] <= 100 and 0 <= r["test_position_error"] <= 100
+        for key in ("command", "git_commit", "device_name", "torch_version", "finished_at", "seed"):
+            assert key in r
+        assert r["command"].startswith("python -m stn_course.benchmark table2 --synthetic")
+    assert not list((tiny_run / "checkpoints").glob("*.pt"))   # removed once a run is finished
+
+
+def test_table_marks_the_source(tiny_run):
+    md = (tiny_run / "table2_synthetic_small_quick3.md").read_text()
+    assert "NOT SVHN" in md and "| CNN |" in md and "| ST-CNN Multi |" in md
+    assert "ST-CNN Multi 3.6 / 3.9" in md   # the paper's numbers beside ours
+    assert "ST-CNN Single" not in md.split("\n\n")[1]   # not run: no row
+
+
+def test_finished_runs_are_skipped(tiny_run, monkeypatch):
+    before = {p.name: p.read_text() for p in tiny_run.glob("*.json")}
+    monkeypatch.setattr(svhn_benchmark.training, "fit", lambda *a, **k: pytest.fail("retrained a finished run"))
+    assert benchmark.main([*ARGS, "--models", "cnn", "--out", str(tiny_run)]) == 0
+    assert {p.name: p.read_text() for p in tiny_run.glob("*.json")} == before
+
+
+def test_without_prepared_svhn_it_refuses_and_names_synthetic(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STN_COURSE_DATA", str(tmp_path))
+    assert benchmark.main(["table2", "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    out = capsys.readouterr().out
+    assert "no prepared SVHN" in out and "--synthetic" in out and "prepare_svhn.py" in out
+    assert not (tmp_path / "out").exists()

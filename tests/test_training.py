@@ -1,0 +1,160 @@
+"""The training loop: determinism, resume after interruption, NaN detection, schedules, inputs."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from stn_course import training
+from stn_course.models import STClassifier, make_st, FCN
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models train faster on one thread (and the CI machine is shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 8, 8, generator=g)
+    y = (x[:, 0, :4].mean((1, 2)) > x[:, 0, 4:].mean((1, 2))).long()  # learnable: top vs bottom brightness
+    return x, y
+
+
+def _model(seed=1):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 2))
+
+
+def _jitter(images, generator):
+    return images + 0.01 * torch.randn(images.shape, generator=generator)
+
+
+FIT = dict(steps=24, batch_size=32, lr=0.05, optimizer="sgd", momentum=0.9, schedule="cosine", warmup=3,
+           eval_every=8, progress=False, augment=_jitter, restore_best=False)
+
+
+def _same(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_fit_learns_and_records_history():
+    x, y = _data()
+    model = _model()
+    hist = training.fit(model, (x, y), (x[:64], y[:64]), **{**FIT, "steps": 60})
+    assert len(hist.loss) == 60 and len(hist.lr) == 60
+    assert hist.val_steps == [8, 16, 24, 32, 40, 48, 56, 60]
+    assert sum(hist.loss[-10:]) / 10 < sum(hist.loss[:10]) / 10
+    assert hist.best_val_error == min(hist.val_error) and hist.best_step in hist.val_steps
+    assert hist.images_per_s > 0 and hist.steps_done == 60
+    result = training.evaluate(model, (x[:64], y[:64]))
+    assert result["error"] == pytest.approx(hist.val_error[-1]) and 0 <= result["error"] <= 100
+
+
+def test_fit_is_deterministic_for_a_seed_and_differs_across_seeds():
+    x, y = _data()
+    a, b, c = _model(), _model(), _model()
+    ha = training.fit(a, (x, y), **FIT, seed=3)
+    hb = training.fit(b, (x, y), **FIT, seed=3)
+    hc = training.fit(c, (x, y), **FIT, seed=4)
+    assert ha.loss == hb.loss and _same(a, b)
+    assert ha.loss != hc.loss
+
+
+def test_resume_after_interruption_gives_identical_weights(tmp_path):
+    x, y = _data()
+    val = (x[:64], y[:64])
+    reference = _model()
+    ref_hist = training.fit(reference, (x, y), val, **FIT)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_step_19(step, _):
+        if step == 19:  # after the checkpoint of step 16: steps 17-19 are lost and must be redone
+            raise Killed
+
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(Killed):
+        training.fit(_model(), (x, y), val, **FIT, checkpoint=ckpt, checkpoint_every=8, callback=kill_at_step_19)
+    assert ckpt.exists()
+    resumed = _model(seed=99)  # a fresh process would build a fresh model: the checkpoint must override it
+    hist = training.fit(resumed, (x, y), val, **FIT, checkpoint=ckpt, checkpoint_every=8)
+    assert hist.resumed_from == 16
+    assert _same(reference, resumed)
+    assert hist.loss == ref_hist.loss and hist.val_error == ref_hist.val_error
+    # calling it once more returns the finished run without training
+    again = _model(seed=5)
+    hist2 = training.fit(again, (x, y), val, **FIT, checkpoint=ckpt, checkpoint_every=8)
+    assert hist2.resumed_from == 24 and _same(reference, again)
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    x, y = _data()
+    ckpt = tmp_path / "run.pt"
+    training.fit(_model(), (x, y), **FIT, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="lr"):
+        training.fit(_model(), (x, y), **{**FIT, "lr": 0.1}, checkpoint=ckpt)
+
+
+def test_nan_loss_raises_naming_the_step():
+    x, y = _data()
+    x = x.clone()
+    order = training._epoch_order(len(x), 0, 0)
+    x[order[5 * 32]] = float("nan")  # the first image of step 6's batch
+    with pytest.raises(training.TrainingDiverged, match="at step 6 of"):
+        training.fit(_model(), (x, y), steps=10, batch_size=32, progress=False)
+
+
+def test_localization_gets_the_scaled_learning_rate():
+    model = STClassifier(make_st("fcn", "aff", 28, None), FCN((1, 28, 28), (8, 8)))
+    groups = training.param_groups(model, lr=0.1, loc_lr_scale=0.01, weight_decay=1e-4)
+    loc_ids = {id(p) for p in model.transformer.localization.parameters()}
+    for g in groups:
+        assert g["localization"] == all(id(p) in loc_ids for p in g["params"])
+        assert g["lr"] == pytest.approx(0.001 if g["localization"] else 0.1)
+        assert g["weight_decay"] == (1e-4 if g["params"][0].ndim > 1 else 0.0)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_lr_schedules():
+    assert training.lr_factor(0, 100, "none") == 1.0
+    assert [training.lr_factor(s, 150, "step", milestones=(50, 100)) for s in (0, 49, 50, 100)] == \
+        pytest.approx([1, 1, 0.1, 0.01])
+    assert training.lr_factor(0, 100, "cosine") == 1.0
+    assert training.lr_factor(50, 100, "cosine") == pytest.approx(0.5)
+    assert training.lr_factor(1, 100, "none", warmup=4) == pytest.approx(0.5)
+    assert training.lr_factor(3, 10, lambda s: 1 / (s + 1)) == pytest.approx(0.25)
+
+
+def test_dataset_input_gives_the_same_run_as_tensors():
+    x, y = _data()
+    a, b = _model(), _model()
+    ha = training.fit(a, (x, y), **FIT)
+    hb = training.fit(b, torch.utils.data.TensorDataset(x, y), **FIT)
+    assert ha.loss == pytest.approx(hb.loss) and _same(a, b)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(steps=0), ValueError, "steps"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer"),
+    (dict(schedule="linear"), ValueError, "schedule"),
+    (dict(batch_size=1000), ValueError, "batch_size"),
+])
+def test_bad_arguments_are_named(kwargs, error, words):
+    x, y = _data()
+    with pytest.raises(error, match=words):
+        training.fit(_model(), (x, y), **{**dict(steps=2, batch_size=8, progress=False), **kwargs})
+
+
+def test_bad_data_is_named():
+    with pytest.raises(TypeError, match="train"):
+        training.fit(_model(), [1, 2, 3], steps=1)
+    x, y = _data()
+    with pytest.raises(ValueError, match="same length"):
+        training.fit(_model(), (x, y[:-1]), steps=1)
