@@ -88,7 +88,23 @@ def _on_config_inited(app, config) -> None:
     config.nb_ipywidgets_js = local_widget_scripts()
 
 
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Keep one copy of each script tag: sphinx-thebe's inline configuration is added twice
+    under Jupyter Book 1 and the second copy throws "THEBE_JS_URL has already been declared"."""
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for js in scripts:
+        key = (str(getattr(js, "filename", js)), repr(sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(js)
+    scripts[:] = kept
+
+
 def setup(app):
     os.environ.setdefault("STN_COURSE_QUICK", "1")
     app.connect("config-inited", _on_config_inited, priority=900)
+    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -244,11 +244,12 @@ SCHEDULES: dict[str, Schedule] = {
     "paper": Schedule("paper", steps=150_000, batch_size=256, optimizer="sgd", lr=0.01, momentum=0.9,
                       schedule="step", milestones=(50_000, 100_000), eval_every=5_000),
     # Ours: Adam with a short warm-up and cosine decay; ~7.7 epochs of fresh distortions.
-    "fast": Schedule("fast", steps=3_000, batch_size=128, optimizer="adam", lr=2e-3, schedule="cosine",
-                     warmup=100, loc_lr_scale=0.1, eval_every=500),
+    # (A 400-step probe on R, ST-CNN Aff: loc_lr_scale 1.0 reached 7.1 % val error, 0.1 reached 10.1 %.)
+    "fast": Schedule("fast", steps=3_000, batch_size=128, optimizer="adam", lr=1e-3, schedule="cosine",
+                     warmup=100, loc_lr_scale=1.0, eval_every=500),
     # A few steps on small subsets: checks the pipeline end to end (tests, the book in quick mode).
-    "quick": Schedule("quick", steps=30, batch_size=32, optimizer="adam", lr=2e-3, schedule="cosine",
-                      loc_lr_scale=0.1, eval_every=15, train_subset=2_000, eval_subset=500),
+    "quick": Schedule("quick", steps=30, batch_size=32, optimizer="adam", lr=1e-3, schedule="cosine",
+                      eval_every=15, train_subset=2_000, eval_subset=500),
 }
 DATA_SEED = 0  # the fixed validation and test sets are the same for every run
 
@@ -263,15 +264,8 @@ def table1_data(distortion: str, *, eval_subset: int | None = None, train_subset
     """
     from . import data
 
-    if hasattr(data, "table1_splits"):
-        train, val, test = data.table1_splits(distortion, seed=DATA_SEED)
-    else:  # until the distorted-MNIST datasets land: the same recipes, drawn here
-        x, y = data.mnist_tensors(train=True)
-        xt, yt = data.mnist_tensors(train=False)
-        train = (x[:50_000], y[:50_000])
-        val = (_distortions.apply(distortion, x[50_000:], _distortions.make_generator(DATA_SEED, distortion, "val"))[0],
-               y[50_000:])
-        test = (_distortions.apply(distortion, xt, _distortions.make_generator(DATA_SEED, distortion, "test"))[0], yt)
+    size = max(train_subset or 0, eval_subset or 0) or None
+    train, val, test = data.table1_splits(distortion, seed=DATA_SEED, size=size)
     if train_subset:
         train = (train[0][:train_subset], train[1][:train_subset])
     if eval_subset:
@@ -316,7 +310,7 @@ def run_table1_cell(model_name: str, distortion: str, seed: int, schedule: Sched
         "val_error": history.best_val_error, "best_step": history.best_step,
         "final_val_error": history.val_error[-1] if history.val_error else None,
         "test_error": test_result["error"], "test_loss": test_result["loss"], "test_n": test_result["n"],
-        "val_n": len(val[1]), "wall_time_s": wall, "train_time_s": history.train_time_s,
+        "val_n": len(val[1]), "data": f"stn_course.data.table1_splits({distortion!r}, seed={DATA_SEED})", "wall_time_s": wall, "train_time_s": history.train_time_s,
         "images_per_s": history.images_per_s, "resumed_from": history.resumed_from,
         **provenance(device, command),
         "curves": {"val_steps": history.val_steps, "val_error": history.val_error, "loss_every": every,

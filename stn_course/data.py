@@ -5,7 +5,7 @@ cache). MNIST is read from ``<root>/MNIST/raw`` in torchvision's layout; where t
 are missing it is downloaded, and where that fails the error says where it looked and how
 to provide the files.
 
-The paper's splits (Jaderberg et al. 2015, section 4.1): 50,000 training and 10,000
+The paper's splits (Jaderberg et al. 2015): 50,000 training and 10,000
 validation digits from MNIST's training set (a random split fixed by ``split_seed``), and
 MNIST's 10,000 test digits. :class:`DistortedMNIST` distorts a split with one of the
 recipes of :mod:`stn_course.distortions`; every split is fixed by ``seed``, and with

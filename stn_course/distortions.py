@@ -6,7 +6,8 @@ the parameters it drew (so that a test, or a figure, can check what was done). T
 numbers are drawn on the generator's device and then moved to the images' device, so a CPU
 generator gives the same distortions whether the images live on the CPU or on a GPU. The
 warps use the package's own grid generators (:mod:`stn_course.grid`) and PyTorch's fast
-``grid_sample`` (or, with ``backend="scratch"``, the package's own sampler).
+``grid_sample`` (or, with ``backend="scratch"``, the package's own sampler,
+:mod:`stn_course.sampler`).
 
 ======  ==============================================================  ==========
 recipe  what it does                                                    output
@@ -33,6 +34,12 @@ Conventions (all parameters are reported in **pixels**, the paper's unit):
   (``scale=1.2`` makes it 20 % bigger).
 * positions (``shift``, ``corner_shift``, ``offsets``) are pixel offsets from the image
   centre, x to the right and y down.
+
+Every warping recipe (R, RTS, P, E) also takes ``mode`` ("bilinear" or "nearest"),
+``padding_mode`` ("zeros" or "border") and ``backend`` ("torch": ``F.grid_sample``;
+"scratch": :func:`stn_course.sampler.grid_sample`), and ``params=`` to render given
+parameters instead of drawing them; ``sample_<recipe>(n, generator, ...)`` draws parameters
+without rendering.
 
 Choices we made where the paper is silent (each one is a keyword argument):
 
@@ -109,8 +116,8 @@ def make_generator(seed: int, *keys: object, device: str | torch.device = "cpu")
 
 
 def _gen(generator: torch.Generator | None) -> torch.Generator:
-    if generator is None:
-        return torch.Generator().manual_seed(torch.seed() & ((1 << 63) - 1))
+    if generator is None:  # seeded from torch's global generator, so torch.manual_seed still governs it
+        return torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     return generator
@@ -184,12 +191,9 @@ def placement_theta(angle: torch.Tensor, scale: torch.Tensor, shift: torch.Tenso
 
 def _affine(images: torch.Tensor, theta: torch.Tensor, out_hw: tuple[int, int], mode: str,
             padding_mode: str, backend: str) -> torch.Tensor:
+    # the package's grid generator for both backends: on a CPU it is faster than F.affine_grid
     size = (images.shape[0], images.shape[1], *out_hw)
-    theta = theta.to(images.dtype)
-    if backend == "torch":
-        grid = F.affine_grid(theta, list(size), align_corners=False)
-    else:
-        grid = _grid.affine_grid(theta, size, align_corners=False)
+    grid = _grid.affine_grid(theta.to(images.dtype), size, align_corners=False)
     return _sample(images, grid, mode, padding_mode, backend)
 
 
@@ -426,7 +430,8 @@ def cluttered(images: torch.Tensor, generator: torch.Generator | None = None, *,
 
     Args:
         images: (N, C, H, W) digits.
-        pool: (P, C, H, W) digits the clutter is cut from; default the batch itself.
+        pool: (P, C, H, W) digits the clutter is cut from; default the batch itself. Keep it on
+            the images' device: it is moved there on every call otherwise.
         pool_index: (N,) each digit's own index in ``pool`` (so it never clutters itself);
             default ``arange(N)`` (right when ``pool`` is None).
 
@@ -529,7 +534,8 @@ def apply(name: str, images: torch.Tensor, generator: torch.Generator | None = N
     Args:
         images: (N, C, 28, 28) float in [0, 1], on any device.
         generator: a ``torch.Generator`` (CPU is fine for GPU images; the same seed then gives
-            the same distortions on every device). None draws a fresh seed.
+            the same distortions on every device). None draws a seed from torch's global
+            generator (so ``torch.manual_seed`` makes it repeatable).
         options: the recipe's keyword arguments (e.g. ``sigma`` for E, ``pool`` for TC).
 
     Returns:

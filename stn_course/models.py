@@ -97,7 +97,9 @@ class STClassifier(nn.Module):
     """A spatial transformer followed by a classifier: ``classifier(transformer(x))``.
 
     The localisation net lives at ``transformer.localization``, so
-    :func:`stn_course.training.fit`'s ``loc_lr_scale`` finds it by name.
+    :func:`stn_course.training.fit`'s ``loc_lr_scale`` finds it by name. The transformer
+    always runs in float32, also under mixed precision: grid coordinates in bfloat16 would
+    be off by up to a tenth of a pixel.
     """
 
     def __init__(self, transformer: SpatialTransformer, classifier: nn.Module):
@@ -107,7 +109,9 @@ class STClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) → logits (N, classes)."""
-        return self.classifier(self.transformer(x))
+        with torch.autocast(x.device.type, enabled=False):
+            v = self.transformer(x.float())
+        return self.classifier(v)
 
 
 def _check_in_shape(in_shape: Sequence[int]) -> None:

@@ -23,7 +23,7 @@ Layout under the data root (:func:`stn_course.config.data_root`)::
     SVHN/prepared/train_64.npy          uint8 (N, 64, 64, 3) crops
     SVHN/prepared/train_128.npy         uint8 (N, 128, 128, 3) crops
     SVHN/prepared/train_labels.npy      uint8 (N, 5), BLANK = 10 after the last digit
-    SVHN/prepared/train_windows.npy     float32 (N, 4): the crop window (x0, y0, x1, y1) in the photo
+    SVHN/prepared/train_64_windows.npy  float32 (N, 4): each crop's window (x0, y0, x1, y1) in its photo
     SVHN/prepared/manifest.json         shapes, counts, settings and SHA-256 of every array
 
 The same module makes a synthetic stand-in, "house numbers" composed from MNIST digits on
@@ -300,13 +300,11 @@ def prepare_split(raw: str | Path, out: str | Path, split: str, sizes: Sequence[
                 images[s][i] = crop_resize(photo, window, s)
                 windows[s][i] = window
         labels[i] = encode_digits(rec.digits)
-    files = {}
     for s in sizes:
         images[s].flush()
         del images[s]
         (out / f"{split}_{s}.npy.part").replace(out / f"{split}_{s}.npy")
         np.save(out / f"{split}_{s}_windows.npy", windows[s])
-        files[f"{split}_{s}.npy"] = f"{split}_{s}_windows.npy"
     np.save(out / f"{split}_labels.npy", labels)
     names = [f"{split}_labels.npy", *(f"{split}_{s}.npy" for s in sizes), *(f"{split}_{s}_windows.npy" for s in sizes)]
     lengths = np.bincount((labels != BLANK).sum(1), minlength=MAX_DIGITS + 1)[1:]
@@ -427,7 +425,8 @@ class SVHNSequences(Dataset):
         images: uint8 (N, H, W, 3), e.g. from :func:`load_prepared` or :func:`synthetic_house_numbers`.
         labels: (N, 5) classes.
         train: random crops (True) or centre crops (False).
-        crop: crop side; default :func:`default_crop` of the image size.
+        crop: crop side; the default (-1) is :func:`default_crop` of the image size, None keeps
+            the whole image.
         transform: optional callable applied to the image tensor after cropping.
     """
 

@@ -58,8 +58,11 @@ def _pixels(size: str, scale: float) -> tuple[int, int]:
     return side, svhn.default_crop(side)
 
 
-def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[int, int, int]):
-    """(train uint8 (N, 3, S, S), labels), val and test (centre-cropped float) for one source and crop size."""
+def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[int, int, int], extra: bool = False):
+    """(train uint8 (N, 3, S, S), labels), val and test (centre-cropped float) for one source and crop size.
+
+    For SVHN, ``extra=True`` adds the prepared ``extra`` split to the training set.
+    """
     side, crop = _pixels(size, scale)
     loose = size == "128px"
     if source == "synthetic":
@@ -73,6 +76,9 @@ def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[
         order = np.random.default_rng(DATA_SEED).permutation(len(images))
         val_idx, train_idx = np.sort(order[:VAL_SIZE]), np.sort(order[VAL_SIZE:])
         tr = (np.asarray(images[train_idx]), labels[train_idx])
+        if extra:
+            ex_images, ex_labels = svhn.load_prepared("extra", native)
+            tr = (np.concatenate([tr[0], np.asarray(ex_images)]), np.concatenate([tr[1], ex_labels]))
         va = (np.asarray(images[val_idx]), labels[val_idx])
         te = tuple(np.asarray(a) for a in svhn.load_prepared("test", native))
         if side != native:
@@ -114,14 +120,15 @@ def position_error(model: torch.nn.Module, data, batch_size: int = 500) -> float
 
 def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHNSchedule, schedule_name: str,
                     arch: str, scale: float, out_dir: Path, *, device: torch.device, n_synthetic=(4_000, 500, 1_000),
-                    progress: bool = True, save_weights: bool = False, command: str | None = None) -> dict[str, Any]:
+                    progress: bool = True, save_weights: bool = False, command: str | None = None,
+                    extra: bool = False) -> dict[str, Any]:
     """Train and test one model on one source and crop size; write and return its record (skip if it exists)."""
-    tag = "" if scale == 1 else f"x{scale:g}"
+    tag = ("" if scale == 1 else f"x{scale:g}") + ("+extra" if extra and source == "svhn" else "")
     rid = benchmark.run_id(source, kind, size + tag, arch, schedule_name, f"seed{seed}")
     path = Path(out_dir) / f"{rid}.json"
     if path.exists():
         return json.loads(path.read_text())
-    train, val, test, crop = load_split_tensors(source, size, scale, n_synthetic)
+    train, val, test, crop = load_split_tensors(source, size, scale, n_synthetic, extra and source == "svhn")
     if device.type == "cuda":
         train = tuple(t.to(device) for t in train)
     torch.manual_seed(seed)
@@ -137,7 +144,8 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
     record = {
         "table": "table2", "run_id": rid, "source": source, "synthetic": source == "synthetic",
         "data": ("synthetic stand-in: MNIST digits composed into house numbers (stn_course.svhn), not SVHN"
-                 if source == "synthetic" else "SVHN format 1, prepared by data_scripts/prepare_svhn.py"),
+                 if source == "synthetic" else "SVHN format 1, prepared by data_scripts/prepare_svhn.py; train "
+                 + ("+ extra " if extra else "") + f"minus {VAL_SIZE} held out for validation; test split"),
         "model": kind, "paper_name": TITLES[kind], "size": size, "image_pixels": int(train[0].shape[-1]),
         "crop_pixels": crop, "arch": arch, "seed": seed, "schedule": schedule_name,
         "schedule_settings": asdict(schedule), "steps": schedule.steps, "batch_size": schedule.batch_size,
@@ -196,6 +204,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=float, default=1.0, help="render the crops at this fraction of 64/128 px")
     p.add_argument("--n-synthetic", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
                    help="how many stand-in numbers to draw (default by schedule)")
+    p.add_argument("--extra", action="store_true", help="SVHN: also train on the extra split (as Goodfellow et al.)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
@@ -218,7 +227,8 @@ def _run(args: argparse.Namespace) -> int:
         print("data: the SYNTHETIC stand-in (MNIST digits composed into house numbers); results are labelled synthetic")
     else:
         native = [int(s.removesuffix("px")) for s in args.sizes]
-        missing = [n for n in native if not svhn.prepared_available(size=n)]
+        splits = ("train", "test", "extra") if args.extra else ("train", "test")
+        missing = [n for n in native if not svhn.prepared_available(splits=splits, size=n)]
         if missing:
             print(f"error: no prepared SVHN at {svhn.svhn_root() / 'prepared'} for {missing} px. Fetch and prepare it "
                   "(python data_scripts/fetch_svhn.py && python data_scripts/prepare_svhn.py), or pass --synthetic "
@@ -240,7 +250,7 @@ def _run(args: argparse.Namespace) -> int:
             for seed in range(args.seeds):
                 r = run_table2_cell(source, kind, size, seed, schedule, name, args.arch, args.scale, out_dir,
                                     device=device, n_synthetic=n_synth, progress=not args.no_progress,
-                                    save_weights=args.save_weights, command=args.command_line)
+                                    save_weights=args.save_weights, command=args.command_line, extra=args.extra)
                 print(f"[{source}] {TITLES[kind]:14s} {size:5s} seed {seed}: sequence error {r['test_error']:.2f}% "
                       f"(val {r['val_error']:.2f}%, positions {r['test_position_error']:.2f}%, "
                       f"{r['images_per_s']:.0f} img/s, {r['wall_time_s']:.0f} s)", flush=True)

@@ -1,18 +1,24 @@
 """One training loop for every chapter and for the benchmark.
 
-Example::
+Example (chapters: shrink ``steps`` and the data with ``config.pick``)::
 
-    from stn_course import training
-    from stn_course.data import mnist_tensors
+    import torch
+    from stn_course import distortions, training
+    from stn_course.data import table1_splits
     from stn_course.models import build_model
 
-    train = mnist_tensors(train=True)                     # (images, labels) or a Dataset
+    train, val, test = table1_splits("R")                 # (images, labels) tensor pairs
+    def rotate(images, generator):                        # fresh distortions for every batch
+        return distortions.apply("R", images, generator)[0]
+
+    torch.manual_seed(0)
     model = build_model("st-cnn-aff", "R")
-    hist = training.fit(model, train, val=(train[0][:1000], train[1][:1000]),
-                        steps=2000, batch_size=128, lr=1e-3, optimizer="adam",
-                        schedule="cosine", loc_lr_scale=0.1,
-                        checkpoint="/tmp/run.pt", checkpoint_every=500)
-    print(hist.best_val_error, training.evaluate(model, mnist_tensors(train=False)))
+    hist = training.fit(model, train, val, steps=3000, batch_size=128, lr=1e-3, optimizer="adam",
+                        schedule="cosine", augment=rotate, checkpoint="/tmp/run.pt")
+    print(hist.best_val_error, training.evaluate(model, test))   # {"loss", "error" (%), "n"}
+
+``train``/``val`` may also be any Dataset yielding ``(image, label)``; ``hist.loss`` holds
+the loss of every step, ``hist.val_steps``/``hist.val_error`` the periodic validation error.
 
 What ``fit`` does, step by step: draw a batch (the order depends only on ``seed`` and the
 step number), optionally distort it on the device (``augment``), take one optimiser step at

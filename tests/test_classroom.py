@@ -206,3 +206,30 @@ def test_grading_a_fake_class(tmp_path, student):
     for text in fb.values():
         assert not any(line in text for line in SOLUTION_LINES)
     assert "alice" in proc.stdout and "5/5" in proc.stdout
+
+
+def test_needed_cells_follow_names_mutations_and_global_state():
+    code, md = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+    nb = nbformat.v4.new_notebook(cells=[
+        code("%matplotlib inline\nimport math\nimport random"),  # 0: binds random
+        code("random.seed(0)"),                                  # 1: global state
+        code("table = [1, 2]\nbig = list(range(1000))"),         # 2: binds table
+        code("table.append(3)"),                                 # 3: mutates table
+        code("print(len(big), table)\nsquares = [b * b for b in big]"),  # 4: not needed
+        code("def unrelated(table):\n    return table"),        # 5: `table` is its parameter
+        md("```{exercise} Pick\n:label: ex-pick\n```"),
+        code("def pick():\n    ### BEGIN SOLUTION\n    return random.choice(table)\n    ### END SOLUTION",
+             metadata={"tags": ["exercise-solution"]}),
+        code("assert pick() in (1, 2, 3)", metadata={"tags": ["exercise-check"]}),
+        code("print(pick())"),                                   # after the last check
+    ])
+    assert classroom.needed_cells(classroom.read_chapter(nb)) == {0, 1, 2, 3, 7, 8}
+
+
+def test_verify_runs_the_fixture_both_ways():
+    report = classroom.verify(FIXTURE, cell_timeout=120, prune=True)
+    assert report.errors == [] and report.notes == []
+    assert report.cells_skipped == 0  # everything up to the last check is needed here
+    assert report.stub_feedback["ex-fixture-square"] == (
+        "square: not implemented yet — replace the `raise NotImplementedError` with your code. "
+        "multiply x by itself")

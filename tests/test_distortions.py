@@ -383,3 +383,12 @@ def test_cpu_generator_gives_the_same_distortions_on_cuda(name):
     assert b.device.type == "cuda"
     assert all(torch.equal(pa[k], pb[k].cpu()) or torch.allclose(pa[k], pb[k].cpu()) for k in pa)
     torch.testing.assert_close(a, b.cpu(), atol=1e-4, rtol=0)
+
+
+def test_no_generator_follows_torch_manual_seed():
+    x = digits(4)
+    torch.manual_seed(123)
+    a, _ = D.apply("E", x)
+    torch.manual_seed(123)
+    b, _ = D.apply("E", x)
+    assert torch.equal(a, b)

@@ -60,4 +60,4 @@ def check_compose(fn) -> None:
     run_cases("compose", fn, cases,
               hint="θ maps output to input. After warping with `first` and then `second`, output point p reads "
                    "the first output at θ_second(p), which read the input at θ_first(θ_second(p)). Work in "
-                   "homogeneous 3×3 matrices, or write A = A₁A₂ and t = A₁t₂ + t₁.")
+                   "homogeneous 3×3 matrices (append the row [0, 0, 1]) and mind which one acts on p first.")

@@ -1,0 +1,98 @@
+"""The book's sources: committed notebooks carry no outputs, the toc points at real files,
+and exercises follow the team format (sphinx-exercise + nbgrader metadata)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+
+
+def _toc_files(node) -> list[str]:
+    files = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("file", "root") and isinstance(value, str):
+                files.append(value)
+            else:
+                files.extend(_toc_files(value))
+    elif isinstance(node, list):
+        for item in node:
+            files.extend(_toc_files(item))
+    return files
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks found in {BOOK}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             and (cell.get("outputs") or cell.get("execution_count") is not None)]
+    assert not dirty, (f"{path.name}: code cells {dirty} carry outputs or execution counts; clear them "
+                       f"(e.g. `jupyter nbconvert --clear-output --inplace {path.relative_to(ROOT)}`)")
+    assert "widgets" not in nb.metadata, f"{path.name}: notebook metadata carries saved widget state"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_kernel_and_title(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernel must be python3"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and re.match(r"#\s+\d+\.\s+\S", first.source), (
+        f"{path.name}: the first cell must be the title '# N. Title', got {first.source[:60]!r}")
+
+
+def test_toc_points_at_existing_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = _toc_files(toc)
+    assert "book/intro" in files and "book/bibliography" in files
+    missing = [f for f in files if not any((ROOT / f"{f}{ext}").exists() for ext in ("", ".md", ".ipynb"))]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+    assert len(files) == len(set(files)), "_toc.yml lists a file twice"
+
+
+def _exercises(nb) -> list[tuple[int, str]]:
+    found = []
+    for i, cell in enumerate(nb.cells):
+        m = re.match(r"```\{exercise\}.*\n:label: (\S+)", cell.source) if cell.cell_type == "markdown" else None
+        if m:
+            found.append((i, m.group(1)))
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_follow_the_team_format(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    exercises = _exercises(nb)
+    assert len(exercises) >= 2, f"{path.name}: a chapter needs at least two exercises, found {len(exercises)}"
+    checked = 0
+    for i, label in exercises:
+        following = nb.cells[i + 1:i + 5]
+        if not following or not following[0].source.startswith("```{solution-start}"):
+            continue  # an open question, without a solution to hide
+        assert len(following) == 4, f"{path.name}, exercise {label}: solution-start, solution, solution-end, check"
+        start, solution, end, check = following
+        where = f"{path.name}, exercise {label}"
+        checked += 1
+        assert start.cell_type == "markdown" and start.source.startswith(f"```{{solution-start}} {label}"), where
+        assert ":class: dropdown" in start.source, f"{where}: solutions must be in a dropdown"
+        assert solution.cell_type == "code", where
+        meta = solution.metadata.get("nbgrader", {})
+        assert meta.get("solution") is True and meta.get("grade_id") == label, f"{where}: solution metadata"
+        assert "exercise-solution" in solution.metadata.get("tags", []), where
+        assert "### BEGIN SOLUTION" in solution.source and "### END SOLUTION" in solution.source, where
+        assert end.cell_type == "markdown" and end.source.startswith("```{solution-end}"), where
+        cmeta = check.metadata.get("nbgrader", {})
+        assert check.cell_type == "code" and cmeta.get("grade") is True and cmeta.get("locked") is True, where
+        assert cmeta.get("grade_id") == f"check-{label}" and "exercise-check" in check.metadata.get("tags", []), where
+    assert checked >= 1, f"{path.name}: at least one exercise needs a solution and an automatic check"
