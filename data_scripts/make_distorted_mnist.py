@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         except (data.DataNotFoundError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+        except OSError as err:  # e.g. a read-only data root
+            print(f"error: cannot write the {recipe} files to {out}: {err}. Choose another folder with --out.",
+                  file=sys.stderr)
+            return 3
         tqdm.write(f"wrote {manifest}")
     print(f"done in {time.perf_counter() - start:.1f} s: {out}")
     return 0

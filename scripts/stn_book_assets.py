@@ -41,8 +41,10 @@ def cdn_widget_scripts() -> dict[str, dict[str, str]]:
     """The widget scripts from the CDN (myst-nb's defaults, with our pinned versions)."""
     html_manager = NPM_ASSETS["@jupyter-widgets/html-manager"][0]
     requirejs = NPM_ASSETS["requirejs"][0]
+    anywidget = NPM_ASSETS["anywidget"][0]
     return {
         f"{CDN}requirejs@{requirejs}/require.js": {"crossorigin": "anonymous"},
+        "stn_widget_paths.js": {"data-anywidget": f"{CDN}anywidget@{anywidget}/dist/index"},
         f"{CDN}@jupyter-widgets/html-manager@{html_manager}/dist/embed-amd.js": {
             "data-jupyter-widgets-cdn": CDN,
             "crossorigin": "anonymous",
@@ -53,12 +55,12 @@ def cdn_widget_scripts() -> dict[str, dict[str, str]]:
 def local_widget_scripts() -> dict[str, dict[str, str]]:
     """The widget scripts from ``_static/vendor`` (paths relative to ``_static``).
 
-    ``stn_local_widgets.js`` tells RequireJS where anywidget's front end lives, so the HTML
+    ``stn_widget_paths.js`` tells RequireJS where anywidget's front end lives, so the HTML
     manager finds it locally instead of falling back to the CDN.
     """
     return {
         "vendor/require.js": {},
-        "stn_local_widgets.js": {},
+        "stn_widget_paths.js": {},
         "vendor/html-manager/embed-amd.js": {"data-jupyter-widgets-cdn": "vendor/npm-missing/"},
     }
 
@@ -79,11 +81,12 @@ def vendor_dir() -> Path | None:
 
 
 def _on_config_inited(app, config) -> None:
+    config.html_static_path = [*config.html_static_path, str(Path(__file__).parent / "static")]
     folder = vendor_dir()
     if folder is None:
         config.nb_ipywidgets_js = cdn_widget_scripts()
         return
-    config.html_static_path = [*config.html_static_path, str(folder), str(Path(__file__).parent / "static")]
+    config.html_static_path = [*config.html_static_path, str(folder)]
     config.mathjax_path = "vendor/mathjax/tex-mml-chtml.js"
     config.nb_ipywidgets_js = local_widget_scripts()
 
@@ -96,7 +99,8 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
         return
     seen, kept = set(), []
     for js in scripts:
-        key = (str(getattr(js, "filename", js)), repr(sorted(getattr(js, "attributes", {}).items())))
+        # an inline script is registered once with filename None and once with ""
+        key = (str(getattr(js, "filename", js) or ""), repr(sorted(getattr(js, "attributes", {}).items())))
         if key not in seen:
             seen.add(key)
             kept.append(js)

@@ -17,7 +17,7 @@ an interruption finishes the grid without losing work.
 
 Other tables plug in through :func:`register` (see ``EXTERNAL_SUBCOMMANDS``) and reuse the
 helpers here: :func:`provenance`, :func:`run_id`, :func:`write_json`, :func:`load_runs`,
-:func:`aggregate`, :func:`write_tables`, :func:`checkpoint_path`.
+:func:`aggregate`, :func:`write_csv`, :func:`markdown_table`, :func:`checkpoint_path`.
 """
 
 from __future__ import annotations
@@ -156,33 +156,31 @@ def format_cell(mean: float, std: float, n: int) -> str:
     return f"{mean:.2f}" if n == 1 else f"{mean:.2f} ± {std:.2f}"
 
 
-def write_tables(out_dir: Path, name: str, rows: Sequence[Mapping[str, Any]], row_key: str, col_key: str,
-                 row_order: Sequence[str], col_order: Sequence[str], row_label: Callable[[str], str] = str,
-                 title: str = "", notes: Sequence[str] = ()) -> tuple[Path, Path]:
-    """Write ``name``.csv (one line per cell) and ``name``.md (rows × columns, "mean ± std")."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = out_dir / f"{name}.csv", out_dir / f"{name}.md"
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> Path:
+    """One line per aggregated cell: ``keys`` then mean, std, n and the seeds."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    extra = [k for k in (rows[0] if rows else {}) if k not in (row_key, col_key, "mean", "std", "n", "seeds")]
-    w.writerow([row_key, col_key, *extra, "mean", "std", "n", "seeds"])
-    for r in sorted(rows, key=lambda r: (_order(row_order, r[row_key]), _order(col_order, r[col_key]))):
-        w.writerow([r[row_key], r[col_key], *(r[k] for k in extra), f"{r['mean']:.4f}", f"{r['std']:.4f}", r["n"],
+    w.writerow([*keys, "mean", "std", "n", "seeds"])
+    for r in rows:
+        w.writerow([*(r[k] for k in keys), f"{r['mean']:.4f}", f"{r['std']:.4f}", r["n"],
                     " ".join(map(str, r["seeds"]))])
-    csv_path.write_text(buf.getvalue())
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(buf.getvalue())
+    return Path(path)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], row_key: str, col_key: str, row_order: Sequence[str],
+                   col_order: Sequence[str], row_label: Callable[[str], str] = str) -> str:
+    """Rows × columns of "mean ± std" cells ("—" where no run exists)."""
     cells = {(r[row_key], r[col_key]): r for r in rows}
     cols = [c for c in col_order if any(k[1] == c for k in cells)]
-    lines = [f"# {title}", ""] if title else []
-    lines += ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for rk in row_order:
         if not any(k[0] == rk for k in cells):
             continue
         vals = [format_cell(c["mean"], c["std"], c["n"]) if (c := cells.get((rk, col))) else "—" for col in cols]
         lines.append(f"| {row_label(rk)} | " + " | ".join(vals) + " |")
-    lines += ["", *notes]
-    md_path.write_text("\n".join(lines).rstrip() + "\n")
-    return md_path, csv_path
+    return "\n".join(lines)
 
 
 def _order(order: Sequence[str], key: str) -> int:
@@ -335,26 +333,32 @@ def load_weights(model: torch.nn.Module, record: Mapping[str, Any], out_dir: Pat
 
 
 def write_table1(out_dir: Path) -> tuple[Path, Path] | None:
-    """Aggregate the run records in ``out_dir`` into table1.md / table1.csv (one table per schedule)."""
+    """Aggregate the run records in ``out_dir`` into table1.md (one table per schedule) and table1.csv."""
+    out_dir = Path(out_dir)
     runs = load_runs(out_dir)
     if not runs:
         return None
-    written = None
+    keys = ["model", "distortion", "schedule", "steps", "device"]
+    rows = aggregate(runs, keys, "test_error")
+    rows.sort(key=lambda r: (r["schedule"], _order(MODEL_NAMES, r["model"]), _order(DISTORTIONS, r["distortion"])))
+    csv_path = write_csv(out_dir / "table1.csv", rows, keys)
+    parts = ["# Table 1: test error (%) on distorted MNIST", "",
+             "Written by `python -m stn_course.benchmark table1` from the run records in this folder: "
+             "mean ± std over seeds (n and seeds in table1.csv), on the fixed distorted test sets "
+             f"(`stn_course.data.table1_splits(..., seed={DATA_SEED})`)."]
     for sched in sorted({r["schedule"] for r in runs}):
         rs = [r for r in runs if r["schedule"] == sched]
-        rows = aggregate(rs, ["model", "distortion", "schedule", "device"], "test_error")
-        devices = sorted({r["device_name"] for r in rs})
-        notes = [f"Test error (%) on the fixed distorted-MNIST test sets, mean ± std over seeds (n in the CSV); "
-                 f"schedule `{sched}`, written by `python -m stn_course.benchmark`.",
-                 "Devices: " + "; ".join(devices) + ".", "",
-                 "The paper's Table 1 for comparison: " + "; ".join(
-                     f"{PAPER_NAMES[m]} " + "/".join(f"{d} {v}" for d, v in PAPER_TABLE1[m].items())
-                     for m in MODEL_NAMES)]
-        name = "table1" if sched == "fast" else f"table1_{sched}"
-        written = write_tables(out_dir, name, rows, "model", "distortion", MODEL_NAMES, DISTORTIONS,
-                               row_label=PAPER_NAMES.get, title=f"Table 1 ({sched} schedule): test error %",
-                               notes=notes)
-    return written
+        devices = "; ".join(sorted({r["device_name"] for r in rs}))
+        parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']}; {devices})", "",
+                  markdown_table(aggregate(rs, ["model", "distortion"], "test_error"), "model", "distortion",
+                                 MODEL_NAMES, DISTORTIONS, PAPER_NAMES.get)]
+    parts += ["", "## The paper's Table 1", "",
+              markdown_table([{"model": m, "distortion": d, "mean": v, "std": 0.0, "n": 1}
+                              for m, row in PAPER_TABLE1.items() for d, v in row.items()],
+                             "model", "distortion", MODEL_NAMES, DISTORTIONS, PAPER_NAMES.get)]
+    md_path = out_dir / "table1.md"
+    md_path.write_text("\n".join(parts) + "\n")
+    return md_path, csv_path
 
 
 def _table1_arguments(p: argparse.ArgumentParser) -> None:
@@ -369,7 +373,8 @@ def _table1_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="override the schedule's number of steps")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--out", type=Path, default=RESULTS_DIR / "table1", help="results folder")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default results/table1, or results/table1/quick with --quick)")
     p.add_argument("--save-weights", action="store_true", help="keep the trained ST models' weights (float16)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report", action="store_true", help="only aggregate the existing records into the tables")
@@ -378,7 +383,7 @@ def _table1_arguments(p: argparse.ArgumentParser) -> None:
 def _run_table1(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    out_dir: Path = args.out
+    out_dir: Path = args.out or RESULTS_DIR / "table1" / ("quick" if args.quick else "")
     if args.report:
         written = write_table1(out_dir)
         print(f"wrote {written[0]} and {written[1]}" if written else f"no run records in {out_dir}")

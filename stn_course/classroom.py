@@ -162,9 +162,12 @@ class Exercise:
 
     @property
     def minutes(self) -> int:
-        """Rough working time: metadata, else 5 min + 2 min per line of the reference solution."""
+        """Rough working time: metadata, else 5 min + 2 min per line of the reference solution
+        (15 min for an open question, which has none)."""
         if self.meta.get("minutes"):
             return int(self.meta["minutes"])
+        if not self.solutions:
+            return 15
         return min(60, 5 * math.ceil((5 + 2 * self.solution_lines) / 5))
 
     @property
@@ -337,10 +340,12 @@ def problems(chapter: Chapter) -> list[str]:
             if not nbg.get("points"):
                 out.append(f"cell {i}: check cell without nbgrader 'points'")
     for ex in chapter.exercises.values():
+        if not ex.solutions and not ex.checks:
+            continue  # an open question: text only, nothing to grade
         if not ex.solutions:
-            out.append(f"exercise {ex.label!r}: no solution cell")
+            out.append(f"exercise {ex.label!r}: a check cell but no solution cell")
         if not ex.checks:
-            out.append(f"exercise {ex.label!r}: no check cell")
+            out.append(f"exercise {ex.label!r}: a solution cell but no check cell")
         elif ex.solutions and min(ex.checks) < min(ex.solutions):
             out.append(f"exercise {ex.label!r}: its check comes before its solution")
     if chapter.roles.count("solution-start") != chapter.roles.count("solution-end"):
@@ -448,7 +453,6 @@ def student_notebook(chapter: Chapter) -> NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
-        cell.pop("attachments", None) if role == "solution" else None
         cells.append(cell)
     nb.cells = cells
     nb.metadata["stn_course"] = {"chapter": chapter.name, "edition": "student"}
@@ -552,9 +556,12 @@ class Kernel:
         km = self.client.km
         try:
             await self._cm.__aexit__(*exc)
-        finally:
-            if km is not None and await _maybe_await(km.is_alive()):
-                await _maybe_await(km.shutdown_kernel(now=True))
+        finally:  # whatever happened above, no kernel process outlives the block
+            try:
+                if km is not None and await _maybe_await(km.is_alive()):
+                    await _maybe_await(km.shutdown_kernel(now=True))
+            except Exception:  # already gone
+                pass
 
     async def run(self, source: str, limit: float) -> CellResult:
         """Execute ``source``; ``limit`` seconds at most (then the kernel is interrupted)."""
@@ -843,9 +850,13 @@ class _Names(ast.NodeVisitor):
         self.touches: set[str] = set()
         self.imports: set[str] = set()
         self.sets_state = False
+        self.setup_only = True
 
     def visit_Name(self, node: ast.Name) -> None:
-        (self.uses if isinstance(node.ctx, ast.Load) else self.defs).add(node.id)
+        if not isinstance(node.ctx, ast.Store):  # Load, and Del (which needs the name to exist)
+            self.uses.add(node.id)
+        if not isinstance(node.ctx, ast.Load):
+            self.defs.add(node.id)
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
@@ -892,10 +903,10 @@ class _Names(ast.NodeVisitor):
     def top_level(self, stmt: ast.stmt) -> None:
         """Record what a top-level statement may mutate in place, then visit it."""
         targets = []
+        setter = False
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             call = stmt.value
-            if isinstance(call.func, ast.Attribute) and call.func.attr in _STATE_SETTERS:
-                self.sets_state = True
+            setter = isinstance(call.func, ast.Attribute) and call.func.attr in _STATE_SETTERS
             pure = isinstance(call.func, ast.Name) and call.func.id in _BUILTINS  # print(x), len(x)
             targets = [] if pure else [call.func, *call.args, *(k.value for k in call.keywords)]
         elif isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
@@ -903,6 +914,9 @@ class _Names(ast.NodeVisitor):
                        if isinstance(t, (ast.Attribute, ast.Subscript))]
         for t in targets:
             self.touches |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)} - _BUILTINS
+        # a cell of imports and seeds/thread settings only: cheap, and global state may matter
+        self.setup_only = self.setup_only and (setter or isinstance(stmt, (ast.Import, ast.ImportFrom)))
+        self.sets_state = self.sets_state or setter
         self.visit(stmt)
 
 
@@ -925,8 +939,8 @@ def needed_cells(chapter: Chapter) -> set[int]:
 
     Walking back from the last check: every exercise cell is needed, and so is any earlier
     cell that binds or may mutate in place (method call, argument of a bare call, item or
-    attribute assignment; imported modules excepted) a name that a needed cell reads, sets
-    global state (seeds, threads), or cannot be parsed.
+    attribute assignment; imported modules excepted) a name that a needed cell reads, only
+    imports and sets global state (seeds, threads), or cannot be parsed.
     """
     cells = chapter.nb.cells
     last = max(i for i, r in enumerate(chapter.roles) if r in ("check", "hidden"))
@@ -936,8 +950,8 @@ def needed_cells(chapter: Chapter) -> set[int]:
     needed, names = set(), set()
     for i in sorted(infos, reverse=True):
         info = infos[i]
-        if (info is None or chapter.roles[i] in ("solution", "check", "hidden", "inside") or info.sets_state
-                or (info.defs | (info.touches - modules)) & names):
+        if (info is None or chapter.roles[i] in ("solution", "check", "hidden", "inside")
+                or (info.sets_state and info.setup_only) or (info.defs | (info.touches - modules)) & names):
             needed.add(i)
             names |= info.uses if info is not None else set()
     return needed
@@ -1025,18 +1039,20 @@ def verify(path: str | os.PathLike, *, cell_timeout: float = 600, quick: bool = 
 # --------------------------------------------------------------------------------------
 
 def exercise_table(paths: Iterable[str | os.PathLike]) -> str:
-    """A Markdown table of every exercise: chapter, exercise, learning goal, points, time."""
+    """A Markdown table of every exercise: chapter, exercise, learning goal, points, time.
+
+    Open questions (an exercise with neither solution nor check) are listed too.
+    """
     rows = ["| Chapter | Exercise | Learning goal | Points | Time |",
             "|---|---|---|---|---|"]
     total_min = 0
     for path in paths:
         chapter = read_chapter(path)
         for ex in chapter.exercises.values():
-            if not ex.solutions:
-                continue
             total_min += ex.minutes
             time_txt = f"≈ {ex.minutes} min" if ex.minutes_estimated else f"{ex.minutes} min"
-            cells = [chapter.title, f"{ex.title} (`{ex.label}`)", ex.goal, f"{ex.points:g}", time_txt]
+            points = f"{ex.points:g}" if ex.checks else "open question"
+            cells = [chapter.title, f"{ex.title} (`{ex.label}`)", ex.goal, points, time_txt]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     rows.append(f"\nTotal working time ≈ {total_min / 60:.1f} h.")
     return "\n".join(rows)
@@ -1050,9 +1066,11 @@ def setup(app) -> dict[str, Any]:
     """Sphinx extension: render the book without solutions (the student edition).
 
     sphinx-exercise's own ``hide_solutions`` drops a gated ``{solution-start}`` but leaves
-    its content and crashes on the orphaned ``{solution-end}``; this removes the whole
-    solution after sphinx-exercise has merged the gated parts into one node.
+    its content and crashes on the orphaned ``{solution-end}`` (sphinx-exercise issue 89);
+    this removes the whole solution after sphinx-exercise has merged the gated parts into
+    one node, and drops hidden tests as the student notebooks do.
     """
+    from docutils import nodes
     from sphinx.transforms import SphinxTransform
     from sphinx_exercise.nodes import solution_node
 
@@ -1062,6 +1080,17 @@ def setup(app) -> dict[str, Any]:
         def apply(self, **kwargs: Any) -> None:
             for node in list(self.document.findall(solution_node)):
                 node.parent.remove(node)
+            for cell in list(self.document.findall(nodes.container)):
+                if cell.get("nb_element") != "cell_code":
+                    continue
+                tags = (cell.get("cell_metadata") or {}).get("tags", [])
+                if HIDDEN_TAG in tags:
+                    cell.parent.remove(cell)
+                    continue
+                for block in list(cell.findall(nodes.literal_block)):
+                    if BEGIN_HIDDEN in block.astext():
+                        text = remove_hidden_tests(block.astext())
+                        block.replace_self(nodes.literal_block(text, text, **block.attributes))
 
     app.setup_extension("sphinx_exercise")
     app.add_transform(RemoveSolutions)

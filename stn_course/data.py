@@ -98,12 +98,16 @@ def _missing_message(root: Path) -> str:
             f"({', '.join(MNIST_FILES)}), or connect to the internet so torchvision can download them.")
 
 
-@lru_cache(maxsize=4)
-def mnist_tensors(train: bool = True, root: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def mnist_tensors(train: bool = True, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The whole MNIST split as tensors: images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
 
-    Cached, so chapters and the benchmark can call it freely.
+    Cached (per split and resolved root), so chapters and the benchmark can call it freely.
     """
+    return _mnist_tensors(bool(train), str(Path(root) if root is not None else data_root()))
+
+
+@lru_cache(maxsize=4)
+def _mnist_tensors(train: bool, root: str) -> tuple[torch.Tensor, torch.Tensor]:
     ds = mnist(train, root)
     images = ds.data.unsqueeze(1).float().div_(255.0)
     if images.shape[1:] != (1, 28, 28) or len(images) != len(ds.targets):

@@ -71,7 +71,7 @@ class History:
     are the periodic validation measurements (error in percent). ``best_state`` is the
     model's ``state_dict`` (on the CPU) at the lowest validation error, ``None`` without
     validation data. ``images_per_s`` counts training images per second of training (not
-    evaluation) time, in this call only (a resumed call measures its own part).
+    evaluation or checkpointing) time, over all the calls of a resumed run.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -452,14 +452,11 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         history = History(**state["history"])
-        history.train_time_s, history.images_seen = 0.0, 0
         start = history.steps_done
         history.resumed_from = start
         _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"], device)
         if start >= steps:
-            if restore_best and history.best_state is not None:
-                model.load_state_dict(history.best_state)
-            return history
+            return _finish(model, history, restore_best)
 
     def write_checkpoint(step: int) -> None:
         if ckpt_path is None:
@@ -494,7 +491,12 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         """Copy buffered losses to the host and stop at the first non-finite one."""
         if not pending:
             return
-        values = torch.stack(pending).float().cpu().tolist()
+        stacked = torch.stack(pending).float()
+        if world > 1:  # record the loss of the whole batch, not of this process's share
+            import torch.distributed as dist
+            dist.all_reduce(stacked)
+            stacked /= world
+        values = stacked.cpu().tolist()
         first = step - len(values) + 1
         pending.clear()
         for i, v in enumerate(values):
@@ -563,6 +565,10 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     finally:
         if bar is not None:
             bar.close()
+    return _finish(model, history, restore_best)
+
+
+def _finish(model: nn.Module, history: History, restore_best: bool) -> History:
     if history.train_time_s > 0:
         history.images_per_s = history.images_seen / history.train_time_s
     if restore_best and history.best_state is not None:

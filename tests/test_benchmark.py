@@ -37,9 +37,10 @@ def test_quick_table1_run_writes_valid_results(tmp_path, capsys):
         assert record["torch_version"] == torch.__version__
         assert len(record["curves"]["val_error"]) == len(record["curves"]["val_steps"]) > 0
     assert not list((tmp_path / "checkpoints").glob("*.pt"))  # finished runs clean up
-    rows = list(csv.DictReader((tmp_path / "table1_quick.csv").open()))
-    assert {(r["model"], r["distortion"], r["n"]) for r in rows} == {("cnn", "R", "1"), ("st-fcn-aff", "R", "1")}
-    md = (tmp_path / "table1_quick.md").read_text()
+    rows = list(csv.DictReader((tmp_path / "table1.csv").open()))
+    assert {(r["model"], r["distortion"], r["schedule"], r["n"]) for r in rows} == {
+        ("cnn", "R", "quick", "1"), ("st-fcn-aff", "R", "quick", "1")}
+    md = (tmp_path / "table1.md").read_text()
     assert "| CNN |" in md and "| ST-FCN Aff |" in md
     # running the same command again skips the finished runs (and rewrites the same tables)
     before = {f.name: f.read_text() for f in files}

@@ -92,6 +92,7 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
     again = _model(seed=5)
     hist2 = training.fit(again, (x, y), val, **FIT, checkpoint=ckpt, checkpoint_every=8)
     assert hist2.resumed_from == 24 and _same(reference, again)
+    assert hist2.images_seen == 24 * 32 and hist2.images_per_s > 0  # counted over both calls
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):

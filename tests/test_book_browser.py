@@ -1,0 +1,255 @@
+"""The rendered book in a real browser: headless Chromium over the DevTools protocol.
+
+Builds the book (``jupyter-book build -W``, quick mode) with the web assets served locally
+(``STN_BOOK_ASSETS``, fetched from the npm registry by ``scripts/fetch_web_assets.py`` when
+missing), serves it on localhost and checks every page of the table of contents: the title
+renders, every image loads with a non-zero size, every formula is typeset by MathJax, no
+script throws, every course widget draws — and the θ explorer responds to its sliders with
+the pixels ``stn_course`` computes, within 1/255.
+
+Environment: ``STN_BOOK_HTML=<folder>`` tests an existing build (made with local assets)
+instead of building; ``STN_BOOK_SCREENSHOTS=<folder>`` saves a full-page PNG of each page.
+Skips only where no Chromium is installed (Debian: ``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import yaml
+
+from cdp import Chromium, find_chromium
+from stn_course.grid import affine_grid
+from stn_course.sampler import grid_sample
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from stn_book_assets import DEFAULT_VENDOR_DIR, REQUIRED  # noqa: E402
+
+CHROMIUM = find_chromium()
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium); "
+                                                "the rendered book cannot be checked in a browser"),
+]
+
+
+def _toc_pages() -> list[str]:
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("root", "file") and isinstance(value, str):
+                    yield value
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+    return list(dict.fromkeys(walk(yaml.safe_load((ROOT / "_toc.yml").read_text()))))
+
+
+PAGES = _toc_pages()
+CHAPTERS = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
+
+
+def _expected_title(page: str) -> str:
+    path = ROOT / f"{page}.ipynb"
+    if path.exists():
+        source = nbformat.read(path, as_version=4).cells[0].source
+    else:
+        source = (ROOT / f"{page}.md").read_text()
+    line = next(ln for ln in source.splitlines() if ln.startswith("# "))
+    return line[2:].strip()
+
+
+@pytest.fixture(scope="module")
+def html_dir(tmp_path_factory) -> Path:
+    existing = os.environ.get("STN_BOOK_HTML")
+    if existing:
+        return Path(existing)
+    vendor = DEFAULT_VENDOR_DIR
+    if not all((vendor / "vendor" / f).exists() for f in REQUIRED):
+        fetched = subprocess.run([sys.executable, str(ROOT / "scripts" / "fetch_web_assets.py")],
+                                 capture_output=True, text=True, timeout=600)
+        assert fetched.returncode == 0, f"fetching the web assets from npm failed:\n{fetched.stderr[-3000:]}"
+    out = tmp_path_factory.mktemp("book")
+    env = {**os.environ, "STN_BOOK_ASSETS": str(vendor), "STN_COURSE_QUICK": "1", "MPLBACKEND": "Agg"}
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(ROOT), "--path-output", str(out), "-W"]
+    built = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3000)
+    assert built.returncode == 0, f"jupyter-book build failed:\n{built.stdout[-4000:]}\n{built.stderr[-4000:]}"
+    return out / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def server(html_dir):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(html_dir)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Chromium(CHROMIUM) as chromium:
+        yield chromium
+
+
+def _open(browser: Chromium, url: str) -> None:
+    browser.console.clear()
+    browser.navigate(url)
+    # MathJax typesets asynchronously after the load event
+    browser.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
+
+
+PAGE_REPORT = r"""
+(() => {
+  const main = document.querySelector("main") || document.body;
+  const h1 = main.querySelector("h1");
+  const imgs = Array.from(main.querySelectorAll("img"));
+  const maths = Array.from(main.querySelectorAll(".math"));
+  const prose = Array.from(main.querySelectorAll("p, li, td, h1, h2, h3, figcaption"))
+    .filter((e) => !e.closest("pre, code, .highlight, .cell_output"));
+  const views = Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'));
+  return {
+    title: h1 ? h1.textContent.replace(/[#¶]/g, "").trim() : null,
+    images: imgs.map((i) => ({ src: i.getAttribute("src"), ok: i.complete && i.naturalWidth > 0,
+                               w: i.getBoundingClientRect().width, h: i.getBoundingClientRect().height })),
+    maths: maths.length,
+    untypeset: maths.filter((m) => !m.querySelector("mjx-container")).map((m) => m.textContent.slice(0, 60)),
+    raw: prose.filter((e) => /\\\(|\\\[|\$\$/.test(e.textContent)).map((e) => e.textContent.slice(0, 80)),
+    widgetViews: views.length,
+    stnWidgets: Array.from(document.querySelectorAll(".stn-widget")).map((w) =>
+      Array.from(w.querySelectorAll("canvas")).map((c) => [c.width, c.height])),
+  };
+})()
+"""
+
+
+WIDGETS_RENDERED = r"""
+Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')).every((s) => {
+  const area = s.previousElementSibling;
+  return area && area.classList.contains("widget-subarea") && area.children.length > 0 &&
+    Array.from(area.querySelectorAll(".stn-widget")).every((w) => w.dataset.theta || w.querySelector("canvas"));
+})
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders(browser, server, page, tmp_path):
+    _open(browser, f"{server}/{page}.html")
+    report = browser.evaluate(PAGE_REPORT)
+    assert report["title"] == _expected_title(page), f"{page}: title {report['title']!r}"
+    broken = [i for i in report["images"] if not (i["ok"] and i["w"] > 0 and i["h"] > 0)]
+    assert not broken, f"{page}: images that did not load or have no size: {broken}"
+    if page in CHAPTERS:
+        assert report["images"], f"{page}: a chapter without a single figure"
+    assert not report["untypeset"], f"{page}: formulas MathJax did not typeset: {report['untypeset']}"
+    assert not report["raw"], f"{page}: raw TeX delimiters in the text: {report['raw']}"
+    if report["widgetViews"]:
+        # the HTML manager renders each embedded view into a div.widget-subarea before its script
+        browser.wait_for(WIDGETS_RENDERED, timeout=30)
+    for canvases in browser.evaluate(PAGE_REPORT)["stnWidgets"]:
+        assert canvases and all(w > 0 and h > 0 for w, h in canvases), f"{page}: a widget drew nothing"
+    errors = [line for line in browser.console if line.startswith("exception")]
+    assert not errors, f"{page}: JavaScript errors: {errors}"
+    shots = os.environ.get("STN_BOOK_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        browser.screenshot(Path(shots) / f"{page.replace('/', '_')}.png")
+
+
+def test_the_math_and_widget_pages_exist():
+    assert "book/02_coordinates" in CHAPTERS, "chapter 2 (the θ explorer) is not in the toc"
+
+
+# -- the θ explorer ----------------------------------------------------------------------------
+
+EXPLORER_STATE = r"""
+(() => {
+  const root = document.querySelector(".stn-theta-explorer");
+  const canvas = root.querySelector("canvas.stn-output");
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const gray = [];
+  for (let k = 0; k < data.length; k += 4) gray.push(data[k]);
+  return { theta: JSON.parse(root.dataset.theta), width: root.stn.width, height: root.stn.height,
+           src: Array.from(root.stn.src), out: gray,
+           sliders: Object.fromEntries(Array.from(root.querySelectorAll("input[type=range]"))
+             .map((i) => [i.dataset.param, Number(i.value)])) };
+})()
+"""
+
+
+def _move(browser: Chromium, param: str, value: float) -> None:
+    browser.evaluate(f"""
+(() => {{
+  const input = document.querySelector('.stn-theta-explorer input[data-param="{param}"]');
+  input.value = "{value}";
+  input.dispatchEvent(new Event("input", {{ bubbles: true }}));
+}})()""")
+
+
+def _package_pixels(state: dict) -> torch.Tensor:
+    h, w = state["height"], state["width"]
+    u = torch.tensor(state["src"], dtype=torch.float32).reshape(1, 1, h, w) / 255.0
+    theta = torch.tensor([state["theta"]], dtype=torch.float32)
+    v = grid_sample(u, affine_grid(theta, [1, 1, h, w], align_corners=False), mode="bilinear",
+                    padding_mode="zeros", align_corners=False)
+    return v[0, 0] * 255.0
+
+
+@pytest.fixture()
+def explorer(browser, server):
+    _open(browser, f"{server}/book/02_coordinates.html")
+    browser.wait_for("document.querySelector('.stn-theta-explorer') && "
+                     "document.querySelector('.stn-theta-explorer').dataset.theta", timeout=30)
+    return browser
+
+
+def test_explorer_responds_to_sliders(explorer):
+    before = explorer.evaluate(EXPLORER_STATE)
+    _move(explorer, "angle", -60)
+    after = explorer.evaluate(EXPLORER_STATE)
+    assert after["out"] != before["out"], "moving the angle slider did not change the drawn image"
+    assert after["theta"] != before["theta"]
+    # the raw sliders follow the interpretable ones
+    assert after["sliders"]["t00"] == pytest.approx(after["theta"][0][0], abs=0.006)
+    assert after["sliders"]["t10"] == pytest.approx(after["theta"][1][0], abs=0.006)
+    assert after["theta"][1][0] < 0 < after["theta"][0][0]  # sin(-60°) < 0 < cos(-60°)
+    # and the interpretable ones follow the raw ones
+    _move(explorer, "t02", 0.3)
+    moved = explorer.evaluate(EXPLORER_STATE)
+    assert moved["theta"][0][2] == pytest.approx(0.3) and moved["sliders"]["tx"] == pytest.approx(0.3)
+    assert moved["out"] != after["out"]
+
+
+@pytest.mark.parametrize("moves", [
+    {},  # the θ the notebook set
+    {"angle": 37, "scaleX": 0.7, "scaleY": 1.25, "shear": 0.2, "tx": -0.15, "ty": 0.3},
+    {"t00": 0.8, "t01": -0.45, "t02": 0.1, "t10": 0.55, "t11": 1.3, "t12": -0.2},
+    {"angle": 180, "scaleX": 1.6, "scaleY": 1.6, "tx": 0.5},
+])
+def test_explorer_pixels_match_the_package(explorer, moves):
+    for param, value in moves.items():
+        _move(explorer, param, value)
+    state = explorer.evaluate(EXPLORER_STATE)
+    got = torch.tensor(state["out"], dtype=torch.float32).reshape(state["height"], state["width"])
+    expected = _package_pixels(state)
+    worst = float((got - expected).abs().max())
+    assert worst <= 1.0, f"browser pixels differ from stn_course by up to {worst:.2f}/255 for θ={state['theta']}"
+    assert float(expected.std()) > 5, "a blank image would make this comparison meaningless"
