@@ -126,6 +126,15 @@ def load_runs(out_dir: Path, pattern: str = "*.json") -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(Path(out_dir).glob(pattern))]
 
 
+def find_results(table: str = "table1") -> Path:
+    """The folder of ``table``'s records: ``results/<table>`` in the current folder or one of its
+    parents (a chapter runs in ``book/``), else beside the package (an editable install)."""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "results" / table).is_dir():
+            return folder / "results" / table
+    return RESULTS_DIR / table
+
+
 def checkpoint_path(out_dir: Path, rid: str) -> Path:
     """Where a run keeps its resumable checkpoint (not for committing: see the folder's .gitignore)."""
     return Path(out_dir) / "checkpoints" / f"{rid}.pt"

@@ -753,13 +753,11 @@ async def _grade_notebook(path: Path, student: str, source_dir: Path | None, *, 
     for ex in reference.exercises.values():
         mine = chapter.exercises.get(ex.label)
         solution_results = [results[i] for i in (mine.solutions if mine else [])]
-        check_ids = [_nbgrader(reference.nb.cells[i]).get("grade_id") for i in ex.checks + ex.hidden]
         got, notes = 0.0, []
-        for gid in check_ids:
-            worth = float(_nbgrader(next(reference.nb.cells[i] for i in ex.checks + ex.hidden
-                                         if _nbgrader(reference.nb.cells[i]).get("grade_id") == gid)
-                                    ).get("points", 0) or 0)
-            where = [k for k, c in enumerate(nb.cells) if _nbgrader(c).get("grade_id") == gid]
+        for j in ex.checks + ex.hidden:
+            meta = _nbgrader(reference.nb.cells[j])
+            worth = float(meta.get("points", 0) or 0)
+            where = [k for k, c in enumerate(nb.cells) if _nbgrader(c).get("grade_id") == meta.get("grade_id")]
             if not where:
                 notes.append("the check cell of this exercise is missing from the notebook "
                              "(was it deleted?)")

@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -101,9 +102,11 @@ def _missing_message(root: Path) -> str:
 def mnist_tensors(train: bool = True, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The whole MNIST split as tensors: images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
 
-    Cached (per split and resolved root), so chapters and the benchmark can call it freely.
+    Cached (per split and per real location of ``<root>/MNIST``, links resolved), so chapters
+    and the benchmark can call it freely.
     """
-    return _mnist_tensors(bool(train), str(Path(root) if root is not None else data_root()))
+    root_path = Path(root) if root is not None else data_root()
+    return _mnist_tensors(bool(train), str((root_path / "MNIST").resolve().parent))
 
 
 @lru_cache(maxsize=4)
@@ -242,9 +245,38 @@ def split_params(distortion: str, split: str, seed: int, total: int | None = Non
     return _dist.sample(distortion, total, g, **draw)
 
 
+def _render(distortion: str, base: torch.Tensor, lo: int, hi: int, params: dict, opts: dict) -> torch.Tensor:
+    """Distort examples ``lo:hi`` of a split with the split's parameters (TC's clutter pool is the whole split)."""
+    p = _slice(params, lo, hi)
+    if distortion == "addition":
+        out, _ = _dist.addition(base[lo:hi], base[p["partner"]], params={k: v for k, v in p.items() if k != "partner"})
+    elif distortion == "TC":
+        out, _ = _dist.cluttered(base[lo:hi], pool=base, params=p, out_size=opts["out_size"],
+                                 clutter_size=opts["clutter_size"])
+    elif distortion == "RTS":
+        out, _ = _dist.rts(base[lo:hi], params=p, out_size=opts["out_size"])
+    else:
+        out, _ = _dist.apply(distortion, base[lo:hi], params=p)
+    return out
+
+
+@contextmanager
+def _num_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (None: leave torch's setting alone)."""
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def generate_split(distortion: str, split: str, seed: int = 0, root: str | Path | None = None, *,
                    split_seed: int = 0, epoch: int = 0, size: int | None = None, options: dict | None = None,
-                   download: bool = True, progress: bool = False) -> dict:
+                   download: bool = True, progress: bool = False, threads: int | None = 1) -> dict:
     """Distort one paper split with one recipe, deterministically.
 
     Args:
@@ -255,6 +287,9 @@ def generate_split(distortion: str, split: str, seed: int = 0, root: str | Path 
         size: render only the first ``size`` examples (the parameters are drawn for the whole
             split first, so a prefix is identical to the full split's first examples).
         options: overrides of the recipe's defaults (e.g. ``{"sigma": 2.0}`` for E).
+        threads: torch CPU threads while rendering (None: torch's setting). The work per image
+            is small, and on a small shared CPU one thread was about four times faster than two
+            (``benchmarks/bench_distortions.py --threads``); the bytes do not depend on it.
 
     Returns:
         dict with ``images`` (N, C, S, S) uint8, ``labels`` (N,) int64, ``indices`` (N,) MNIST
@@ -274,20 +309,9 @@ def generate_split(distortion: str, split: str, seed: int = 0, root: str | Path 
     if progress:
         from tqdm.auto import tqdm
         starts = tqdm(starts, desc=f"{distortion} {split}", unit="chunk", leave=False)
-    for lo in starts:
-        hi = min(lo + CHUNK, n)
-        p = _slice(params, lo, hi)
-        if distortion == "addition":
-            out, _ = _dist.addition(base[lo:hi], base[p["partner"]],
-                                    params={k: v for k, v in p.items() if k != "partner"})
-        elif distortion == "TC":
-            out, _ = _dist.cluttered(base[lo:hi], pool=base, params=p, out_size=opts["out_size"],
-                                     clutter_size=opts["clutter_size"])
-        elif distortion == "RTS":
-            out, _ = _dist.rts(base[lo:hi], params=p, out_size=opts["out_size"])
-        else:
-            out, _ = _dist.apply(distortion, base[lo:hi], params=p)
-        chunks.append(_to_uint8(out))
+    with _num_threads(threads):
+        for lo in starts:
+            chunks.append(_to_uint8(_render(distortion, base, lo, min(lo + CHUNK, n), params, opts)))
     out_labels = labels[:n].clone()
     out_idx = idx[:n].clone()
     if distortion == "addition":
@@ -370,6 +394,12 @@ def write_distorted(out: str | Path, distortion: str, *, seed: int = 0, splits: 
     manifest = manifest_for(distortion, seed, split_seed, opts)
     manifest["size"] = size
     manifest["count"], manifest["files"] = {}, {}
+    old_path = folder / "manifest.json"
+    if old_path.exists():  # (force) keep the entries of splits written before with the same recipe
+        old = json.loads(old_path.read_text())
+        if all(old.get(k) == manifest[k] for k in ("recipe", "options", "seed", "split_seed", "size")):
+            manifest["count"] = {k: v for k, v in old.get("count", {}).items() if k not in splits}
+            manifest["files"] = {k: v for k, v in old.get("files", {}).items() if k not in splits}
     for split in splits:
         result = generate_split(distortion, split, seed, root, split_seed=split_seed, size=size, options=options,
                                 download=download, progress=progress)
@@ -462,8 +492,11 @@ class DistortedMNIST(Dataset):
                                    self.size)
             if result is not None and self.size is not None:
                 result = {k: v[:self.size] for k, v in result.items()}
-        if result is None:
-            result = _cached_split(self.distortion, self.split, self.seed, str(self.root), self.split_seed, epoch,
+        if result is None and epoch > 0:  # drawn once per epoch: not worth keeping in the cache
+            result = generate_split(self.distortion, self.split, self.seed, self.root, split_seed=self.split_seed,
+                                    epoch=epoch, size=self.size, options=overrides, download=self.download)
+        elif result is None:
+            result = _cached_split(self.distortion, self.split, self.seed, str(self.root), self.split_seed,
                                    self.size, json.dumps(overrides, sort_keys=True), self.download)
         self.data, self.targets, self.indices = result["images"], result["labels"], result["indices"]
         self.params = result.get("params")
@@ -533,8 +566,7 @@ def table1_splits(distortion: str, seed: int = 0, *, root: str | Path | None = N
 
 
 @lru_cache(maxsize=6)
-def _cached_split(distortion: str, split: str, seed: int, root: str, split_seed: int, epoch: int,
-                  size: int | None, overrides: str, download: bool) -> dict:
-    result = generate_split(distortion, split, seed, root, split_seed=split_seed, epoch=epoch, size=size,
-                            options=json.loads(overrides), download=download)
-    return result
+def _cached_split(distortion: str, split: str, seed: int, root: str, split_seed: int, size: int | None,
+                  overrides: str, download: bool) -> dict:
+    return generate_split(distortion, split, seed, root, split_seed=split_seed, size=size,
+                          options=json.loads(overrides), download=download)

@@ -15,8 +15,9 @@ and refuses to fall back silently: without the data it stops and names ``--synth
 
 Each run (source × model × crop size × seed) writes one JSON record to ``results/table2/``
 with the same provenance as Table 1 (:func:`stn_course.benchmark.provenance`); existing
-records are skipped and interrupted runs resume from their checkpoints. The tables are
-``table2_<source>_<schedule>.md``/``.csv``: sequence error (%) on the test set.
+records are skipped and interrupted runs resume from their checkpoints. The records are
+aggregated into ``table2.md`` (a section per source, architecture and schedule, then the
+paper's numbers) and ``table2.csv``: sequence error (%) on the test set.
 """
 
 from __future__ import annotations
@@ -168,30 +169,40 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
     return record
 
 
-def write_table2(out_dir: Path) -> list[Path]:
-    """Aggregate the records in ``out_dir`` into one table per (source, arch, schedule)."""
-    runs = benchmark.load_runs(out_dir)
-    written = []
+def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
+    """Aggregate the run records in ``out_dir`` into table2.md (a section per source, architecture
+    and schedule, then the paper's table) and table2.csv."""
+    out_dir = Path(out_dir)
+    runs = [r for r in benchmark.load_runs(out_dir) if r.get("table") == "table2"]
+    if not runs:
+        return None
+    keys = ["source", "model", "size", "arch", "schedule", "steps", "image_pixels", "device"]
+    rows = benchmark.aggregate(runs, keys, "test_error")
+    rows.sort(key=lambda r: (r["source"], r["arch"], r["schedule"], KINDS.index(r["model"]), SIZES.index(r["size"])))
+    csv_path = benchmark.write_csv(out_dir / "table2.csv", rows, keys)
+    parts = ["# Table 2: sequence error (%) of multi-digit recognition", "",
+             "Written by `python -m stn_course.benchmark table2` from the run records in this folder: mean ± std "
+             "over seeds (n and seeds in table2.csv), on the test set of each source. Sections marked **synthetic** "
+             "were measured on the stand-in (MNIST digits composed into house numbers, `stn_course.svhn`), NOT on "
+             "SVHN, and cannot be compared with the paper's numbers."]
     for source, arch, sched in sorted({(r["source"], r["arch"], r["schedule"]) for r in runs}):
         rs = [r for r in runs if (r["source"], r["arch"], r["schedule"]) == (source, arch, sched)]
-        rows = benchmark.aggregate(rs, ["model", "size", "image_pixels", "device_name"], "test_error")
-        label = "synthetic stand-in (MNIST digits composed into house numbers), NOT SVHN" if source == "synthetic" \
-            else "SVHN (test set)"
-        notes = [f"Sequence error (%) on the {label}; mean ± std over seeds (n in the CSV). Architecture `{arch}`, "
-                 f"schedule `{sched}`; written by `python -m stn_course.benchmark table2`.",
-                 "Image sizes (pixels): " + ", ".join(sorted({f"{r['size']} → {r['image_pixels']} "
-                                                              f"(crop {r['crop_pixels']})" for r in rs})) + ".",
-                 "Devices: " + "; ".join(sorted({r["device_name"] for r in rs})) + ".", "",
-                 "The paper's Table 2 (SVHN, 64px / 128px): " + "; ".join(
-                     f"{PAPER_TITLES[m]} {v['64px']} / {v['128px'] if v['128px'] is not None else '–'}"
-                     for m, v in PAPER_TABLE2.items()) + "."]
-        name = f"table2_{source}_{arch}_{sched}"
-        md, csv = benchmark.write_tables(out_dir, name, rows, "model", "size", KINDS, SIZES, row_label=TITLES.get,
-                                         title=f"Table 2 ({'synthetic' if source == 'synthetic' else 'SVHN'}, "
-                                               f"{arch} architecture, {sched} schedule): sequence error %",
-                                         notes=notes)
-        written += [md, csv]
-    return written
+        what = "synthetic stand-in, NOT SVHN" if source == "synthetic" else "SVHN"
+        pixels = ", ".join(sorted({f"{r['size']} rendered at {r['image_pixels']} px, crop {r['crop_pixels']}"
+                                   for r in rs}))
+        devices = "; ".join(sorted({r["device_name"] for r in rs}))
+        parts += ["", f"## {what}: `{arch}` architecture, schedule `{sched}`", "",
+                  f"{rs[0]['steps']} steps of {rs[0]['batch_size']}; {pixels}; {rs[0]['n_train']} training numbers; "
+                  f"{devices}.", "",
+                  benchmark.markdown_table(benchmark.aggregate(rs, ["model", "size"], "test_error"), "model", "size",
+                                           KINDS, SIZES, TITLES.get)]
+    paper = [{"model": m, "size": size, "mean": v, "std": 0.0, "n": 1}
+             for m, row in PAPER_TABLE2.items() for size, v in row.items() if v is not None]
+    parts += ["", "## The paper's Table 2 (SVHN)", "",
+              benchmark.markdown_table(paper, "model", "size", list(PAPER_TABLE2), SIZES, PAPER_TITLES.get)]
+    md_path = out_dir / "table2.md"
+    md_path.write_text("\n".join(parts) + "\n")
+    return md_path, csv_path
 
 
 def _arguments(p: argparse.ArgumentParser) -> None:
@@ -220,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
     out_dir: Path = args.out
     if args.report:
         written = write_table2(out_dir)
-        print("wrote " + ", ".join(map(str, written)) if written else f"no run records in {out_dir}")
+        print(f"wrote {written[0]} and {written[1]}" if written else f"no run records in {out_dir}")
         return 0
     if args.synthetic:
         source = "synthetic"

@@ -240,20 +240,22 @@ def test_verify_runs_the_fixture_both_ways():
 
 def test_student_edition_build_removes_solutions_and_hidden_tests(tmp_path):
     shutil.copy(FIXTURE, tmp_path)
-    (tmp_path / "conf.py").write_text(
-        'extensions = ["myst_nb", "stn_course.classroom"]\nnb_execution_mode = "off"\n'
-        'myst_enable_extensions = ["colon_fence", "dollarmath"]\nexclude_patterns = ["_build"]\n')
-    (tmp_path / "index.md").write_text("# Fixture book\n\n```{toctree}\n00_fixture\n```\n")
-    proc = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "-q", str(tmp_path),
-                           str(tmp_path / "_build")], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    page = (tmp_path / "_build" / "00_fixture.html").read_text(encoding="utf-8")
+    (tmp_path / "_config.yml").write_text(
+        "title: Fixture book\nexecute:\n  execute_notebooks: 'off'\nparse:\n  myst_enable_extensions: "
+        "[colon_fence, dollarmath]\nsphinx:\n  extra_extensions: [sphinx_exercise]\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: 00_fixture\n")
+    (tmp_path / "index.md").write_text("# Fixture book\n")
+    out = tmp_path / "_build" / "student"
+    proc = subprocess.run([sys.executable, "-m", "stn_course.classroom", "student-book", "--root", str(tmp_path),
+                           "--out", str(out), "--", "-W"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    page = (out / "_build" / "html" / "00_fixture.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     for gone in (*SOLUTION_LINES, "def square(x)", "a worked example", "HIDDEN TESTS", "mean_of([2.0, 4.0])",
                  "opposite numbers", "Solution to"):
         assert gone not in text, gone
-    for kept in ("Square a number", "Write square(x) that returns the square", 'run_cases("square", square',
-                 'run_cases("mean_of", mean_of, [Case("three numbers"'):
+    for kept in ("Fixture book — student edition", "Square a number", "Write square(x) that returns the square",
+                 'run_cases("square", square', 'run_cases("mean_of", mean_of, [Case("three numbers"'):
         assert kept in text, kept
 
 

@@ -110,6 +110,8 @@ def test_generation_is_deterministic_and_seeded():
     assert not torch.equal(a["images"], c["images"]) and torch.equal(a["labels"], c["labels"])
     prefix = data.generate_split("RTS", "val", seed=0, size=32)
     assert torch.equal(prefix["images"], a["images"][:32])  # a prefix is the full split's start
+    two = data.generate_split("RTS", "val", seed=0, size=128, threads=2)
+    assert torch.equal(two["images"], a["images"])  # the thread count does not change the bytes
 
 
 @needs_mnist
@@ -175,8 +177,10 @@ def test_script_is_reproducible_refuses_to_overwrite_and_feeds_the_dataset(root_
             assert data.sha256(folder / name) == info["sha256"]
 
     other = tmp_path / "again"
-    assert script.main(args + ["--out", str(other)]) == 0
-    for name in sorted(p.name for p in folder.iterdir()):
+    assert script.main(args + ["--out", str(other), "--splits", "test"]) == 0
+    written = sorted(p.name for p in (other / "TC").iterdir() if p.name.startswith("test-"))
+    assert len(written) == 3
+    for name in written:
         assert (folder / name).read_bytes() == (other / "TC" / name).read_bytes(), name  # same seed, same bytes
 
     before = (folder / "test-images-idx3-ubyte").stat().st_mtime_ns
@@ -184,7 +188,9 @@ def test_script_is_reproducible_refuses_to_overwrite_and_feeds_the_dataset(root_
     assert script.main(args) == 1  # refuses to overwrite
     assert "refusing to overwrite" in capsys.readouterr().err
     assert (folder / "test-images-idx3-ubyte").stat().st_mtime_ns == before
-    assert script.main(args + ["--force"]) == 0
+    assert script.main(args + ["--force", "--splits", "test"]) == 0
+    assert (folder / "test-images-idx3-ubyte").stat().st_mtime_ns != before
+    assert json.loads((folder / "manifest.json").read_text())["files"] == manifest["files"]  # others kept
 
     # the dataset reads the written files (a prefix of them), and they equal in-memory generation
     ds = data.DistortedMNIST(root=root_with_mnist, distortion="TC", split="test", size=24, download=False)

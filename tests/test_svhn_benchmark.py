@@ -37,10 +37,15 @@ def test_records_are_labelled_synthetic_with_provenance(tiny_run):
 
 
 def test_table_marks_the_source(tiny_run):
-    md = (tiny_run / "table2_synthetic_small_quick3.md").read_text()
-    assert "NOT SVHN" in md and "| CNN |" in md and "| ST-CNN Multi |" in md
-    assert "ST-CNN Multi 3.6 / 3.9" in md   # the paper's numbers beside ours
-    assert "ST-CNN Single" not in md.split("\n\n")[1]   # not run: no row
+    md = (tiny_run / "table2.md").read_text()
+    ours, paper = md.split("## The paper's Table 2")
+    assert "## synthetic stand-in, NOT SVHN: `small` architecture, schedule `quick3`" in ours
+    assert "| CNN |" in ours and "| ST-CNN Multi |" in ours
+    assert "ST-CNN Single" not in ours   # not run: no row
+    assert "| ST-CNN Multi | 3.60 | 3.90 |" in paper and "| Maxout CNN | 4.00 | — |" in paper
+    csv = (tiny_run / "table2.csv").read_text().splitlines()
+    assert csv[0].startswith("source,model,size,arch,schedule") and len(csv) == 3
+    assert all(line.startswith("synthetic,") for line in csv[1:])
 
 
 def test_finished_runs_are_skipped(tiny_run, monkeypatch):
