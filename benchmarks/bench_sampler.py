@@ -66,7 +66,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (1 gives steadier figures on a busy machine)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"N={args.batch}, {args.size}x{args.size} -> {args.size}x{args.size}, forward+backward, median of {args.repeats} "

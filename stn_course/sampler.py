@@ -113,17 +113,18 @@ class _Bilinear(torch.autograd.Function):
     whose coordinate had to be clamped lies wholly outside the image: its value is zero
     there, and its gradient to the grid is zeroed through ``slope``.
 
-    The arithmetic is arranged to allocate few full-size temporaries (in-place updates of
-    tensors this function created), which is what bounds its speed on a CPU.
+    Speed on a CPU is bounded by passes over memory, so the code keeps them few: one flat
+    index per point (the top-left neighbour); the other three neighbours are read through
+    shifted views of the flat image instead of shifted index tensors, and arithmetic on
+    tensors this function created happens in place.
     """
 
     @staticmethod
     def forward(ctx, input: torch.Tensor, grid: torch.Tensor, padding_mode: str, align_corners: bool):
         n, c, h, w = input.shape
-        out_hw = grid.shape[1:3]
         padded = torch.nn.functional.pad(input, (1, 2, 1, 2))
         wp = w + 3
-        frac, slope, corner = [], [], []
+        frac, slope, low = [], [], []
         for size, g in ((w, grid[..., 0]), (h, grid[..., 1])):
             p = unnormalize(g.reshape(n, -1), size, align_corners)
             lo, hi = (0, size - 1) if padding_mode == "border" else (-1, size)
@@ -131,14 +132,16 @@ class _Bilinear(torch.autograd.Function):
             inside = (p > lo) & (p < hi) if padding_mode == "border" else (p >= lo) & (p <= hi)
             slope.append(inside.to(p.dtype).mul_(_unnormalize_scale(size, align_corners)))
             p = p.clamp_(lo, hi)
-            low = p.floor()
-            frac.append(p.sub_(low))  # fractional part, in [0, 1)
-            corner.append(low.long().add_(1))  # +1: index into the padded image
+            low.append(p.floor())
+            frac.append(p.sub_(low[-1]))  # fractional part, in [0, 1)
         fx, fy = frac
-        idx = corner[1].mul_(wp).add_(corner[0]).unsqueeze(1)  # (N, 1, L) flat index of (x0, y0)
+        # flat index of the top-left neighbour in the padded image; float arithmetic is exact
+        # below 2**24, past that it runs in float64
+        exact = low[0].dtype if padded[0, 0].numel() < 2 ** 24 else torch.float64
+        idx = low[1].to(exact).add_(1).mul_(wp).add_(low[0]).add_(1).long().unsqueeze(1)  # (N, 1, L)
         flat = padded.reshape(n, c, -1)
-        take = lambda offset: flat.gather(2, (idx + offset if offset else idx).expand(n, c, -1))  # noqa: E731
-        v00, v10, v01, v11 = take(0), take(1), take(wp), take(wp + 1)  # (x0,y0) (x1,y0) (x0,y1) (x1,y1)
+        index = idx.expand(n, c, -1)
+        v00, v10, v01, v11 = (flat[:, :, k:].gather(2, index) for k in (0, 1, wp, wp + 1))
         fx_, fy_ = fx.unsqueeze(1), fy.unsqueeze(1)
         dx_top = v10.sub_(v00)
         top = v00.addcmul_(fx_, dx_top)
@@ -147,7 +150,7 @@ class _Bilinear(torch.autograd.Function):
         out = torch.addcmul(top, fy_, dy)
         ctx.save_for_backward(idx, fx, fy, slope[0], slope[1], dx_top, dx_bottom, dy)
         ctx.shapes = (input.shape, padded.shape)
-        return out.view(n, c, *out_hw)
+        return out.view(n, c, *grid.shape[1:3])
 
     @staticmethod
     @once_differentiable
@@ -165,15 +168,17 @@ class _Bilinear(torch.autograd.Function):
             g11 = g_bottom * fx_
             g10 = g_top * fx_
             grad = grad_out.new_zeros(n, c, padded_shape[2] * padded_shape[3])
-            for offset, contrib in ((0, g_top.sub_(g10)), (1, g10), (wp, g_bottom.sub_(g11)), (wp + 1, g11)):
-                grad.scatter_add_(2, (idx + offset if offset else idx).expand(n, c, -1), contrib)
+            index = idx.expand(n, c, -1)
+            for k, contrib in ((0, g_top.sub_(g10)), (1, g10), (wp, g_bottom.sub_(g11)), (wp + 1, g11)):
+                grad[:, :, k:].scatter_add_(2, index, contrib)
             grad_input = grad.view(padded_shape)[:, :, 1:h + 1, 1:w + 1]
         if ctx.needs_input_grad[1]:
             # eq. (7): ∂V/∂x = Σ_nm U_nm max(0, 1-|y-n|) · (+1 if m ≥ x else −1); likewise for y
+            out = grad_out.new_empty(n, 2, fx.shape[1])
             dvdx = torch.lerp(dx_top, dx_bottom, fy_.expand_as(dx_top))
-            gx = torch.linalg.vecdot(g, dvdx, dim=1).mul_(sx)
-            gy = torch.linalg.vecdot(g, dy, dim=1).mul_(sy)
-            grad_grid = torch.stack([gx, gy], dim=-1).view(n, *grad_out.shape[2:], 2)
+            torch.mul(torch.linalg.vecdot(g, dvdx, dim=1), sx, out=out[:, 0])
+            torch.mul(torch.linalg.vecdot(g, dy, dim=1), sy, out=out[:, 1])
+            grad_grid = out.view(n, 2, *grad_out.shape[2:]).permute(0, 2, 3, 1)
         return grad_input, grad_grid, None, None
 
 

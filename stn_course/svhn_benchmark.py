@@ -75,7 +75,8 @@ def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[
         native = int(size.removesuffix("px"))
         images, labels = svhn.load_prepared("train", native)
         order = np.random.default_rng(DATA_SEED).permutation(len(images))
-        val_idx, train_idx = np.sort(order[:VAL_SIZE]), np.sort(order[VAL_SIZE:])
+        n_val = min(VAL_SIZE, len(images) // 10)   # 5k as the paper; a tenth of a (test-sized) small set
+        val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
         tr = (np.asarray(images[train_idx]), labels[train_idx])
         if extra:
             ex_images, ex_labels = svhn.load_prepared("extra", native)

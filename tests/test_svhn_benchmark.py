@@ -61,3 +61,22 @@ def test_without_prepared_svhn_it_refuses_and_names_synthetic(tmp_path, monkeypa
     out = capsys.readouterr().out
     assert "no prepared SVHN" in out and "--synthetic" in out and "prepare_svhn.py" in out
     assert not (tmp_path / "out").exists()
+
+
+def test_prepared_svhn_is_used_and_labelled_as_such(tmp_path, monkeypatch, capsys):
+    """The real-data path, on an archive in SVHN's format (synthetic photos) prepared like SVHN."""
+    from stn_course import svhn
+
+    root = tmp_path / "SVHN"
+    for split, n in (("train", 40), ("test", 16)):
+        svhn.write_synthetic_archive(root / "raw", split, n=n, seed=1)
+    svhn.prepare(root, splits=["train", "test"], sizes=[64])
+    monkeypatch.setenv("STN_COURSE_DATA", str(tmp_path))
+    out = tmp_path / "out"
+    assert benchmark.main(["table2", "--sizes", "64px", "--models", "cnn", "--arch", "small", "--schedule", "quick",
+                           "--steps", "2", "--scale", "0.5", "--out", str(out), "--no-progress"]) == 0
+    assert "data: SVHN, prepared at" in capsys.readouterr().out
+    r = json.loads((out / "svhn_cnn_64pxx0.5_small_quick2_seed0.json").read_text())
+    assert r["source"] == "svhn" and r["synthetic"] is False
+    assert (r["n_train"], r["n_val"], r["n_test"]) == (36, 4, 16)
+    assert "## SVHN: `small` architecture" in (out / "table2.md").read_text()
