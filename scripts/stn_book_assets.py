@@ -11,7 +11,8 @@ browser test runs. The versions are pinned here, once, for both routes.
 
 The extension also sets ``STN_COURSE_QUICK=1`` for the notebook kernels unless the variable
 is already set, so a build runs the chapters in quick mode (``STN_COURSE_QUICK=0`` builds
-with full settings).
+with full settings), and makes the kernels draw figures inline even where ``MPLBACKEND`` is
+set to a non-interactive backend such as ``Agg``.
 """
 
 from __future__ import annotations
@@ -107,8 +108,15 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
     scripts[:] = kept
 
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 def setup(app):
     os.environ.setdefault("STN_COURSE_QUICK", "1")
+    # The notebook kernels inherit this process's environment; a non-interactive backend
+    # such as MPLBACKEND=Agg (set by CI for the tests) would silently drop every figure.
+    if os.environ.get("MPLBACKEND", INLINE_BACKEND) != INLINE_BACKEND:
+        os.environ["MPLBACKEND"] = INLINE_BACKEND
     app.connect("config-inited", _on_config_inited, priority=900)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

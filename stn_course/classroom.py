@@ -832,6 +832,7 @@ class Verification:
     cells_run: int = 0
     cells_skipped: int = 0
     seconds: float = 0.0
+    timed_out: bool = False
 
 
 _BUILTINS = set(dir(builtins)) | {"display", "_"}
@@ -977,7 +978,9 @@ async def _verify(chapter: Chapter, cell_timeout: float, quick: bool, prune: boo
 
     async def run(kernel, source):
         report.cells_run += 1
-        return await kernel.run(source, cell_timeout)
+        result = await kernel.run(source, cell_timeout)
+        report.timed_out |= result.status == "timeout"
+        return result
 
     async with Kernel(cwd, kernel_env(quick)) as kernel:
         for i in range(last + 1):
@@ -1019,12 +1022,12 @@ def verify(path: str | os.PathLike, *, cell_timeout: float = 600, quick: bool = 
 
     With ``prune``, only the cells the exercises depend on run (see :func:`needed_cells`):
     much cheaper where a chapter trains a model before its exercises, and sound when the
-    chapter itself is executed in full elsewhere (nbval). Should a pruned run fail, the
-    chapter is run again in full and the pruned failure kept in ``notes``.
+    chapter itself is executed in full elsewhere (nbval). Should a pruned run fail (other than
+    by a time limit), the chapter is run again in full and the pruned failure kept in ``notes``.
     """
     chapter = read_chapter(path)
     report = asyncio.run(_verify(chapter, cell_timeout, quick, prune))
-    if prune and report.errors:
+    if prune and report.errors and not report.timed_out:  # pruning cannot make a cell slower
         full = asyncio.run(_verify(chapter, cell_timeout, quick, False))
         full.notes.append("the pruned run failed, so the chapter ran in full: " + "; ".join(report.errors))
         full.seconds += report.seconds

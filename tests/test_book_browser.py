@@ -83,7 +83,8 @@ def html_dir(tmp_path_factory) -> Path:
                                  capture_output=True, text=True, timeout=600)
         assert fetched.returncode == 0, f"fetching the web assets from npm failed:\n{fetched.stderr[-3000:]}"
     out = tmp_path_factory.mktemp("book")
-    env = {**os.environ, "STN_BOOK_ASSETS": str(vendor), "STN_COURSE_QUICK": "1", "MPLBACKEND": "Agg"}
+    # the book's extension keeps figures inline even where CI sets MPLBACKEND=Agg
+    env = {**os.environ, "STN_BOOK_ASSETS": str(vendor), "STN_COURSE_QUICK": "1"}
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(ROOT), "--path-output", str(out), "-W"]
     built = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3000)

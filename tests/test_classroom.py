@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -152,6 +153,17 @@ def _submission(student_nb, square_body: str | None, mean_body: str | None, chec
 CELL_LIMIT, NOTEBOOK_LIMIT = 5, 15
 
 
+def _processes_tagged(tag: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("STN_CLASSROOM_TEST_TAG") == tag:
+                found.append(proc.pid)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
 def test_grading_a_fake_class(tmp_path, student):
     correct_square, correct_mean = "    return x ** 2", "    return sum(xs) / len(xs)"
     class_ = {
@@ -170,18 +182,18 @@ def test_grading_a_fake_class(tmp_path, student):
         paths.append(tmp_path / "subs" / name / "00_fixture.ipynb")
         nbformat.write(nb, paths[-1])
     out = tmp_path / "grades.csv"
-    kernels_before = {p.pid for p in psutil.process_iter(["cmdline"]) if "ipykernel" in " ".join(p.info["cmdline"] or [])}
+    tag = f"grading-test-{os.getpid()}-{time.time_ns()}"  # inherited by the grader's kernels
     t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "stn_course.classroom", "grade", *map(str, paths), "--out", str(out),
          "--source", str(FIXTURE_DIR), "--timeout", str(NOTEBOOK_LIMIT), "--cell-timeout", str(CELL_LIMIT),
-         "--jobs", str(len(class_))], capture_output=True, text=True, timeout=300)
+         "--jobs", str(len(class_))], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "STN_CLASSROOM_TEST_TAG": tag})
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
     # all at once: kernel start-ups and imports, then at most one notebook limit
     assert elapsed < NOTEBOOK_LIMIT + 60
-    kernels_after = {p.pid for p in psutil.process_iter(["cmdline"]) if "ipykernel" in " ".join(p.info["cmdline"] or [])}
-    assert kernels_after - kernels_before == set()  # every kernel was killed, erin's too
+    assert _processes_tagged(tag) == []  # every kernel was killed, erin's too
 
     with open(out, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
