@@ -161,8 +161,8 @@ def aggregate(runs: Iterable[Mapping[str, Any]], keys: Sequence[str], metric: st
     return rows
 
 
-def format_cell(mean: float, std: float, n: int) -> str:
-    return f"{mean:.2f}" if n == 1 else f"{mean:.2f} ± {std:.2f}"
+def format_cell(mean: float, std: float, n: int, digits: int = 2) -> str:
+    return f"{mean:.{digits}f}" if n == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> Path:
@@ -179,7 +179,7 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]], row_key: str, col_key: str, row_order: Sequence[str],
-                   col_order: Sequence[str], row_label: Callable[[str], str] = str) -> str:
+                   col_order: Sequence[str], row_label: Callable[[str], str] = str, digits: int = 2) -> str:
     """Rows × columns of "mean ± std" cells ("—" where no run exists)."""
     cells = {(r[row_key], r[col_key]): r for r in rows}
     cols = [c for c in col_order if any(k[1] == c for k in cells)]
@@ -187,7 +187,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], row_key: str, col_key: str
     for rk in row_order:
         if not any(k[0] == rk for k in cells):
             continue
-        vals = [format_cell(c["mean"], c["std"], c["n"]) if (c := cells.get((rk, col))) else "—" for col in cols]
+        vals = [format_cell(c["mean"], c["std"], c["n"], digits) if (c := cells.get((rk, col))) else "—"
+                for col in cols]
         lines.append(f"| {row_label(rk)} | " + " | ".join(vals) + " |")
     return "\n".join(lines)
 
@@ -364,7 +365,7 @@ def write_table1(out_dir: Path) -> tuple[Path, Path] | None:
     parts += ["", "## The paper's Table 1", "",
               markdown_table([{"model": m, "distortion": d, "mean": v, "std": 0.0, "n": 1}
                               for m, row in PAPER_TABLE1.items() for d, v in row.items()],
-                             "model", "distortion", MODEL_NAMES, DISTORTIONS, PAPER_NAMES.get)]
+                             "model", "distortion", MODEL_NAMES, DISTORTIONS, PAPER_NAMES.get, digits=1)]
     md_path = out_dir / "table1.md"
     md_path.write_text("\n".join(parts) + "\n")
     return md_path, csv_path
