@@ -85,7 +85,17 @@ def device_name(device: torch.device) -> str:
     """A human-readable name of ``device`` ("NVIDIA H100 80GB HBM3", "cpu: x86_64, 2 threads")."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu: {platform.machine()} ({platform.processor() or 'unknown'}), {torch.get_num_threads()} torch threads"
+    return f"cpu: {_cpu_model()}, {torch.get_num_threads()} torch threads, {os.cpu_count()} cores visible"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def provenance(device: torch.device, command: str | None = None) -> dict[str, Any]:
@@ -307,6 +317,8 @@ def run_table1_cell(model_name: str, distortion: str, seed: int, schedule: Sched
     started = time.perf_counter()
     history = training.fit(model, train, val, **schedule.fit_kwargs(), augment=augment, device=device, seed=seed,
                            checkpoint=ckpt, progress=progress)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 tests and writes the record
+        return {"run_id": rid, "rank": int(os.environ["RANK"])}
     test_result = training.evaluate(model, test, device=device)
     wall = time.perf_counter() - started
     loss = history.loss
@@ -412,9 +424,13 @@ def _run_table1(args: argparse.Namespace) -> int:
                 r = run_table1_cell(model_name, distortion, seed, schedule, out_dir, device=device,
                                     progress=not args.no_progress, save_weights=args.save_weights,
                                     command=args.command_line)
+                if "test_error" not in r:
+                    continue
                 print(f"{r['paper_name']:12s} {distortion:4s} seed {seed}: test error {r['test_error']:.2f}% "
                       f"(val {r['val_error']:.2f}%, {r['images_per_s']:.0f} img/s, {r['wall_time_s']:.0f} s)",
                       flush=True)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
     write_table1(out_dir)
     print(f"done in {time.perf_counter() - started:.0f} s; tables in {out_dir}")
     return 0
