@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -65,31 +66,33 @@ def check_bilinear_dx(fn: Callable) -> None:
                    "right column (m ≥ x) and -1 for the left one (m < x). Pixels outside the image are 0.")
 
 
-def _reference_antialiased(u: torch.Tensor, theta: torch.Tensor, out_size: Sequence[int], factor: int) -> torch.Tensor:
-    n, c = u.shape[:2]
-    h, w = out_size
-    grid = F.affine_grid(theta, [n, c, h * factor, w * factor], align_corners=False)
-    fine = F.grid_sample(u, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return F.avg_pool2d(fine, factor)
+def _reference_factor(theta: torch.Tensor, in_size: Sequence[int], out_size: Sequence[int]) -> int:
+    """Smallest k >= 1 whose fine grid steps at most one source pixel (align_corners=False)."""
+    (h, w), (ho, wo) = in_size, out_size
+    step_x = torch.hypot(theta[:, 0, 0] * w / wo, theta[:, 1, 0] * h / wo)  # one output pixel right
+    step_y = torch.hypot(theta[:, 0, 1] * w / ho, theta[:, 1, 1] * h / ho)  # one output pixel down
+    return max(1, math.ceil(torch.cat([step_x, step_y]).max().item() - 1e-9))
 
 
-def check_antialiased_sample(fn: Callable) -> None:
-    """Exercise: ``antialiased_sample(U, theta, out_size, factor)`` — supersample, then average-pool."""
-    g = torch.Generator().manual_seed(44)
-    u = torch.rand(2, 3, 32, 40, generator=g)
+def check_supersample_factor(fn: Callable) -> None:
+    """Exercise: ``supersample_factor(theta, in_size, out_size)`` — the factor that keeps samples ≤ 1 px apart."""
+    identity = torch.eye(2, 3).unsqueeze(0)
+    zoom_out = 1.3 * identity
+    zoom_out[:, :, 2] = 0.0
     ang = torch.tensor([0.3, -1.1])
-    theta = torch.stack([torch.stack([1.5 * ang.cos(), -1.5 * ang.sin(), torch.tensor([0.1, -0.2])], 1),
-                         torch.stack([1.5 * ang.sin(), 1.5 * ang.cos(), torch.tensor([0.0, 0.05])], 1)], 1)
-    identity = torch.eye(2, 3).expand(2, 2, 3).contiguous()
+    rot = torch.stack([torch.stack([1.5 * ang.cos(), -1.5 * ang.sin(), torch.zeros(2)], 1),
+                       torch.stack([1.5 * ang.sin(), 1.5 * ang.cos(), torch.zeros(2)], 1)], 1)
+    stretch = torch.tensor([[[1.0, 0.0, 0.3], [0.0, 3.0, 0.0]]])
     cases = [
-        Case("factor 1 is plain sampling", (u, theta, (8, 10), 1), _reference_antialiased(u, theta, (8, 10), 1)),
-        Case("identity θ, 32×40 → 8×10 with factor 4 (a 4×4 box average)", (u, identity, (8, 10), 4),
-             F.avg_pool2d(u, 4)),
-        Case("rotation and zoom-out, 32×40 → 8×10 with factor 4", (u, theta, (8, 10), 4),
-             _reference_antialiased(u, theta, (8, 10), 4)),
-        Case("non-square output 5×7 with factor 3", (u, theta, (5, 7), 3), _reference_antialiased(u, theta, (5, 7), 3)),
+        Case("identity, same size: samples already 1 px apart", (identity, (28, 28), (28, 28)), 1),
+        Case("identity, 256×256 → 64×64", (identity, (256, 256), (64, 64)), 4),
+        Case("zoom out 1.3, 256×256 → 64×64", (zoom_out, (256, 256), (64, 64)), 6),
+        Case("identity, 32×40 → 8×10 (non-square)", (identity, (32, 40), (8, 10)), 4),
+        Case("a batch: the worst θ decides", (rot, (60, 60), (20, 20)), _reference_factor(rot, (60, 60), (20, 20))),
+        Case("stretched along y only, 30×30 → 30×30", (stretch, (30, 30), (30, 30)), 3),
+        Case("zoom in (θ scale 0.5): no supersampling needed", (0.5 * identity, (28, 28), (28, 28)), 1),
     ]
-    run_cases("antialiased_sample", fn, cases, atol=1e-5,
-              hint="Build the grid for an output factor× larger in each direction (affine_grid with size "
-                   "(N, C, H_out·factor, W_out·factor), align_corners=False), sample with grid_sample, then "
-                   "average each factor×factor block (F.avg_pool2d).")
+    run_cases("supersample_factor", fn, cases,
+              hint="Moving one output pixel right moves the source point by θ[:, :, 0]·(2/W_out) in normalised "
+                   "units, i.e. (θ00·W/W_out, θ10·H/W_out) source pixels; likewise down with θ[:, :, 1] and H_out. "
+                   "The factor is the ceiling of the longest such step over the batch, and at least 1.")
