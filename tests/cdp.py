@@ -84,8 +84,12 @@ class Chromium:
 
     def close(self) -> None:
         if getattr(self, "ws", None) is not None:
-            self.ws.close()
-            self.ws = None
+            ws, self.ws = self.ws, None
+
+            async def close_ws():  # inside our loop: another test may have left no current loop
+                ws.close()
+
+            self.loop.run_until_complete(close_ws())
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
