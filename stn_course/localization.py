@@ -72,34 +72,47 @@ class FCLocalization(nn.Module):
 
 
 class CNNLocalization(nn.Module):
-    """Convolutional localisation net: (Conv → ReLU → MaxPool 2) per channel count → FC → head.
+    """Convolutional localisation net: (Conv → ReLU [→ MaxPool 2]) per layer → FC layers → head.
 
     Args:
         in_shape: (C, H, W) of the images it looks at.
         transform: the transform (or its name) whose parameters it regresses.
-        channels: output channels of each conv layer (the paper's MNIST ST-CNN: two of 20).
+        channels: output channels of each conv layer (the paper's MNIST ST-CNN: two of 20;
+            its SVHN ST-CNN Single: two of 32).
         kernel_size: the conv kernels' size (5 in the paper).
-        hidden: width of the fully connected layer before the head (50 in the paper).
+        hidden: width(s) of the fully connected layers before the head (MNIST: 50; SVHN:
+            two of 32).
+        pool: for each conv layer, whether a 2×2 max-pool follows it (default: all do; the
+            paper's SVHN net pools after the first only).
         bound: see :class:`RegressionHead`.
     """
 
     def __init__(self, in_shape: Sequence[int], transform: Transform | str, channels: Sequence[int] = (20, 20),
-                 kernel_size: int = 5, hidden: int = 50, bound: float | None = None):
+                 kernel_size: int = 5, hidden: int | Sequence[int] = 50, pool: Sequence[bool] | None = None,
+                 bound: float | None = None):
         super().__init__()
         if len(in_shape) != 3:
             raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
+        pool = [True] * len(channels) if pool is None else list(pool)
+        if len(pool) != len(channels):
+            raise ValueError(f"pool must have one entry per conv layer ({len(channels)}), got {len(pool)}")
         transform = make_transform(transform)
         layers: list[nn.Module] = []
         c = in_shape[0]
-        for out in channels:
-            layers += [nn.Conv2d(c, out, kernel_size, padding=kernel_size // 2), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
+        for out, pooled in zip(channels, pool):
+            layers += [nn.Conv2d(c, out, kernel_size, padding=kernel_size // 2), nn.ReLU(inplace=True)]
+            if pooled:
+                layers.append(nn.MaxPool2d(2))
             c = out
         self.features = nn.Sequential(*layers, nn.Flatten())
         with torch.no_grad():
             width = self.features(torch.zeros(1, *in_shape)).shape[1]
-        self.fc = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True))
-        self.head = RegressionHead(hidden, transform, bound)
+        fc: list[nn.Module] = []
+        for h in [hidden] if isinstance(hidden, int) else hidden:
+            fc += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+            width = h
+        self.fc = nn.Sequential(*fc)
+        self.head = RegressionHead(width, transform, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) → (N, P)."""

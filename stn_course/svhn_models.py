@@ -28,10 +28,9 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_shape, check_tensor
-from .localization import FCLocalization, RegressionHead
+from .localization import CNNLocalization, FCLocalization
 from .svhn import BLANK, MAX_DIGITS, NUM_CLASSES
 from .transformer import SpatialTransformer
-from .transforms import make_transform
 
 KINDS = ("cnn", "st-single", "st-multi")
 TITLES = {"cnn": "CNN", "st-single": "ST-CNN Single", "st-multi": "ST-CNN Multi"}
@@ -79,37 +78,15 @@ SMALL_ARCH = SVHNArch(channels=(16, 24, 32, 48), pool=(True, True, True, True), 
                       loc_channels=(8, 16), loc_hidden=(32, 32), num_st=4, batch_norm=True)
 
 
-class SVHNLocalization(nn.Module):
-    """ST-CNN Single's localisation net: (conv → ReLU, 2×2 max-pool after the first) → fc layers → head.
+def SVHNLocalization(in_shape: Sequence[int], transform="affine", channels: Sequence[int] = (32, 32),  # noqa: N802
+                     hidden: Sequence[int] = (32, 32), kernel_size: int = 5) -> CNNLocalization:
+    """ST-CNN Single's localisation net: conv → max-pool 2 → conv → fc layers → identity head.
 
     With the defaults: conv[32, 5×5] → max-pool 2 → conv[32, 5×5] → fc[32] → fc[32] → the
     identity-initialised regression layer. Maps (N, C, H, W) → (N, P).
     """
-
-    def __init__(self, in_shape: Sequence[int], transform="affine", channels: Sequence[int] = (32, 32),
-                 hidden: Sequence[int] = (32, 32), kernel_size: int = 5):
-        super().__init__()
-        if len(in_shape) != 3:
-            raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
-        transform = make_transform(transform)
-        layers: list[nn.Module] = []
-        c = in_shape[0]
-        for i, out in enumerate(channels):
-            layers += [nn.Conv2d(c, out, kernel_size, padding=kernel_size // 2), nn.ReLU(inplace=True)]
-            if i == 0:
-                layers.append(nn.MaxPool2d(2))
-            c = out
-        layers.append(nn.Flatten())
-        with torch.no_grad():
-            width = nn.Sequential(*layers)(torch.zeros(1, *in_shape)).shape[1]
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
-            width = h
-        self.features = nn.Sequential(*layers)
-        self.head = RegressionHead(width, transform)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+    pool = [i == 0 for i in range(len(channels))]
+    return CNNLocalization(in_shape, transform, channels, kernel_size, hidden, pool)
 
 
 class ConvStage(nn.Module):

@@ -55,7 +55,7 @@ def test_st_multi_warps_the_input_and_the_first_three_feature_maps():
 def test_st_single_localisation_is_a_four_layer_cnn():
     model = build_svhn_model("st-single", 54, "paper")
     loc = model.transformers[0].localization
-    layers = [m for m in loc.features if isinstance(m, (nn.Conv2d, nn.Linear))]
+    layers = [m for m in [*loc.features, *loc.fc] if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert [type(m).__name__ for m in layers] == ["Conv2d", "Conv2d", "Linear", "Linear"]
     assert [getattr(m, "out_channels", getattr(m, "out_features", None)) for m in layers] == [32, 32, 32, 32]
 
