@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from . import config, training
+from . import training
 from . import distortions as _distortions
 from .models import DISTORTIONS, MODEL_NAMES, PAPER_NAMES, build_model, count_parameters, normalize_name
 
@@ -321,8 +321,6 @@ def run_table1_cell(model_name: str, distortion: str, seed: int, schedule: Sched
         return {"run_id": rid, "rank": int(os.environ["RANK"])}
     test_result = training.evaluate(model, test, device=device)
     wall = time.perf_counter() - started
-    loss = history.loss
-    every = max(len(loss) // 100, 1)
     record = {
         "table": "table1", "run_id": rid, "model": model_name, "paper_name": PAPER_NAMES[model_name],
         "distortion": distortion, "seed": seed, "schedule": schedule.name, "schedule_settings": asdict(schedule),
@@ -333,17 +331,29 @@ def run_table1_cell(model_name: str, distortion: str, seed: int, schedule: Sched
         "val_n": len(val[1]), "data": f"stn_course.data.table1_splits({distortion!r}, seed={DATA_SEED})", "wall_time_s": wall, "train_time_s": history.train_time_s,
         "images_per_s": history.images_per_s, "resumed_from": history.resumed_from,
         **provenance(device, command),
-        "curves": {"val_steps": history.val_steps, "val_error": history.val_error, "loss_every": every,
-                   "loss": [sum(loss[i:i + every]) / len(loss[i:i + every]) for i in range(0, len(loss), every)]},
+        "curves": curves(history),
     }
     if save_weights:
-        weights = Path(out_dir) / "weights" / f"{rid}.pt"
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, weights)
-        record["weights"] = str(weights.relative_to(out_dir))
+        record["weights"] = save_weights_half(model, out_dir, rid)
     write_json(path, record)
     ckpt.unlink(missing_ok=True)
     return record
+
+
+def curves(history: training.History, points: int = 100) -> dict[str, Any]:
+    """The learning curves of a run, for its record: validation error and the loss averaged to ~``points``."""
+    loss = history.loss
+    every = max(len(loss) // points, 1)
+    return {"val_steps": history.val_steps, "val_error": history.val_error, "loss_every": every,
+            "loss": [sum(loss[i:i + every]) / len(loss[i:i + every]) for i in range(0, len(loss), every)]}
+
+
+def save_weights_half(model: torch.nn.Module, out_dir: Path, rid: str) -> str:
+    """Save ``model``'s weights in float16 to ``out_dir/weights/<rid>.pt``; return that path relative to ``out_dir``."""
+    weights = Path(out_dir) / "weights" / f"{rid}.pt"
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, weights)
+    return str(weights.relative_to(out_dir))
 
 
 def load_weights(model: torch.nn.Module, record: Mapping[str, Any], out_dir: Path | None = None) -> torch.nn.Module:

@@ -141,8 +141,6 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
                            error_fn=sequence_wrong, device=device, seed=seed, checkpoint=ckpt, progress=progress)
     result = training.evaluate(model, test, device=device, loss_fn=sequence_loss, error_fn=sequence_wrong)
     wall = time.perf_counter() - started
-    loss = history.loss
-    every = max(len(loss) // 100, 1)
     record = {
         "table": "table2", "run_id": rid, "source": source, "synthetic": source == "synthetic",
         "data": ("synthetic stand-in: MNIST digits composed into house numbers (stn_course.svhn), not SVHN"
@@ -157,14 +155,10 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
         "test_error": result["error"], "test_loss": result["loss"], "test_position_error": position_error(model, test),
         "wall_time_s": wall, "train_time_s": history.train_time_s, "images_per_s": history.images_per_s,
         "resumed_from": history.resumed_from, **benchmark.provenance(device, command),
-        "curves": {"val_steps": history.val_steps, "val_error": history.val_error, "loss_every": every,
-                   "loss": [sum(loss[i:i + every]) / len(loss[i:i + every]) for i in range(0, len(loss), every)]},
+        "curves": benchmark.curves(history),
     }
     if save_weights:
-        weights = Path(out_dir) / "weights" / f"{rid}.pt"
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, weights)
-        record["weights"] = str(weights.relative_to(out_dir))
+        record["weights"] = benchmark.save_weights_half(model, out_dir, rid)
     benchmark.write_json(path, record)
     ckpt.unlink(missing_ok=True)
     return record

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import json
 import os
 import subprocess
 import sys

@@ -6,10 +6,8 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from stn_course import sampler
 from stn_course.exercises import ExerciseFailed, ch04, ch05, ch06, ch07
 from stn_course.grid import regular_grid
 

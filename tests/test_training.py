@@ -1,6 +1,5 @@
 """The training loop: determinism, resume after interruption, NaN detection, schedules, inputs."""
 
-import math
 
 import pytest
 import torch
