@@ -23,11 +23,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _time_pair(fn_a, fn_b, repeats: int, device: torch.device) -> tuple[float, float]:
+def _time_pair(fn_a, fn_b, repeats: int, device: torch.device, clock=time.perf_counter) -> tuple[float, float]:
     """Median seconds of ``fn_a()`` and ``fn_b()``, timed alternately so that a busy machine
-    slows both alike, after two warm-up runs of each. On the CPU the clock is the process's
-    CPU time (all threads), which other programs on a shared machine barely disturb."""
-    clock = time.perf_counter if device.type == "cuda" else time.process_time
+    slows both alike, after two warm-up runs of each."""
     for _ in range(2):
         fn_a(), fn_b()
     times: tuple[list[float], list[float]] = ([], [])
@@ -41,7 +39,7 @@ def _time_pair(fn_a, fn_b, repeats: int, device: torch.device) -> tuple[float, f
     return tuple(sorted(t)[len(t) // 2] for t in times)  # type: ignore[return-value]
 
 
-def bench(n: int, c: int, size: int, device: torch.device, repeats: int) -> tuple[float, float]:
+def bench(n: int, c: int, size: int, device: torch.device, repeats: int, clock=time.perf_counter) -> tuple[float, float]:
     """Forward+backward seconds of (ours, grid_sample) for N×C×size×size → size×size."""
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(n, c, size, size, generator=gen).to(device).requires_grad_()
@@ -57,7 +55,7 @@ def bench(n: int, c: int, size: int, device: torch.device, repeats: int) -> tupl
         return run
 
     return _time_pair(step(lambda a, g: bilinear(a, g)),
-                      step(lambda a, g: F.grid_sample(a, g, align_corners=False)), repeats, device)
+                      step(lambda a, g: F.grid_sample(a, g, align_corners=False)), repeats, device, clock)
 
 
 def main() -> None:
@@ -66,6 +64,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time, or the process's CPU time (steadier on a shared CPU; CPU only)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (1 gives steadier figures on a busy machine)")
     args = parser.parse_args()
@@ -73,10 +73,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"N={args.batch}, {args.size}x{args.size} -> {args.size}x{args.size}, forward+backward, median of {args.repeats} "
-          f"({'wall' if device.type == 'cuda' else 'CPU'} time)")
+          f"N={args.batch}, {args.size}x{args.size} -> {args.size}x{args.size}, forward+backward, median of {args.repeats} ({args.clock} time)")
+    clock = time.process_time if args.clock == "cpu" and device.type == "cpu" else time.perf_counter
     for c in (1, 3):
-        ours, ref = bench(args.batch, c, args.size, device, args.repeats)
+        ours, ref = bench(args.batch, c, args.size, device, args.repeats, clock)
         print(f"C={c}: ours {ours * 1e3:7.2f} ms   grid_sample {ref * 1e3:7.2f} ms   ratio {ours / ref:5.2f}x")
 
 
