@@ -2,7 +2,7 @@
 // the homography through them (8 parameters) warps the image, here in the browser, with the
 // same maths as stn_course.grid.projective_grid and stn_course.sampler.
 import { drawGridOverlay, frameOutline, projectiveSource, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
-import { element } from "./ui.js";
+import { element, outputAndInput } from "./ui.js";
 import { homographyFromPoints } from "./linalg.js";
 import { attachDrag, drawHandles, overlayMapping } from "./handles.js";
 
@@ -14,21 +14,9 @@ const PRESETS = {
   "affine: rotate 30°": UNIT.map(([x, y]) => [Math.cos(Math.PI / 6) * x - 0.5 * y, 0.5 * x + Math.cos(Math.PI / 6) * y]),
 };
 
-function figure(caption, canvas) {
-  const fig = element("figure", "stn-figure");
-  fig.append(canvas, element("figcaption", "", caption));
-  return fig;
-}
-
 function render({ model, el }) {
   const root = element("div", "stn-widget stn-projective-explorer");
-  const output = element("canvas", "stn-output");
-  const input = element("canvas", "stn-input");
-  const figures = element("div", "stn-figures");
-  figures.append(
-    figure("output V: U sampled at the projective grid", output),
-    figure("input U: drag the red corners", input),
-  );
+  const { figures, output, input } = outputAndInput("output V: U sampled at the projective grid", "input U: drag the red corners");
   const readout = element("pre", "stn-readout");
   const buttons = element("div", "stn-buttons");
   Object.entries(PRESETS).forEach(([name, corners]) => {

@@ -3,7 +3,7 @@
 // static book) and, beside it, the input U with the sampling grid T_θ(G) drawn over it.
 import { affineSource, drawGridOverlay, frameOutline, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
 import { decomposeTheta, thetaFrom } from "./geometry.js";
-import { element, sliderRow } from "./ui.js";
+import { element, outputAndInput, sliderRow } from "./ui.js";
 
 const RAW = [
   { name: "t00", label: "θ<sub>11</sub>", r: 0, c: 0 },
@@ -24,21 +24,9 @@ const INTERPRETABLE = [
   { name: "ty", label: "t<sub>y</sub>", min: -1, max: 1, step: 0.01 },
 ];
 
-function figure(caption, canvas) {
-  const fig = element("figure", "stn-figure");
-  fig.append(canvas, element("figcaption", "", caption));
-  return fig;
-}
-
 function render({ model, el }) {
   const root = element("div", "stn-widget stn-theta-explorer");
-  const output = element("canvas", "stn-output");
-  const input = element("canvas", "stn-input");
-  const figures = element("div", "stn-figures");
-  figures.append(
-    figure("output V: U sampled at T_θ(G)", output),
-    figure("input U and the sampling grid T_θ(G)", input),
-  );
+  const { figures, output, input } = outputAndInput("output V: U sampled at T_θ(G)", "input U and the sampling grid T_θ(G)");
 
   const size = () => ({ width: model.get("width"), height: model.get("height") });
   const aspect = () => size().width / size().height;

@@ -2,25 +2,13 @@
 // spline samples the input; the spline through them warps the image, here in the browser,
 // with the same maths as stn_course.grid.tps_grid and stn_course.sampler.
 import { drawGridOverlay, frameOutline, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
-import { element, sliderRow } from "./ui.js";
+import { element, outputAndInput, sliderRow } from "./ui.js";
 import { tpsControlPoints, tpsSource } from "./linalg.js";
 import { attachDrag, drawHandles, overlayMapping } from "./handles.js";
 
-function figure(caption, canvas) {
-  const fig = element("figure", "stn-figure");
-  fig.append(canvas, element("figcaption", "", caption));
-  return fig;
-}
-
 function render({ model, el }) {
   const root = element("div", "stn-widget stn-tps-explorer");
-  const output = element("canvas", "stn-output");
-  const input = element("canvas", "stn-input");
-  const figures = element("div", "stn-figures");
-  figures.append(
-    figure("output V: U sampled at the TPS grid", output),
-    figure("input U: drag the red control points", input),
-  );
+  const { figures, output, input } = outputAndInput("output V: U sampled at the TPS grid", "input U: drag the red control points");
   const readout = element("pre", "stn-readout");
   const buttons = element("div", "stn-buttons");
   const reset = element("button", "stn-reset", "reset to the identity");

@@ -8,6 +8,22 @@ export function element(tag, className, text) {
   return node;
 }
 
+/** A canvas with a caption under it. */
+export function figure(caption, canvas) {
+  const fig = element("figure", "stn-figure");
+  fig.append(canvas, element("figcaption", "", caption));
+  return fig;
+}
+
+/** The two pictures every explorer shows side by side: the output V and the input U. */
+export function outputAndInput(outputCaption, inputCaption) {
+  const output = element("canvas", "stn-output");
+  const input = element("canvas", "stn-input");
+  const figures = element("div", "stn-figures");
+  figures.append(figure(outputCaption, output), figure(inputCaption, input));
+  return { figures, output, input };
+}
+
 /**
  * A labelled range slider with a live number readout.
  * Returns {row, input, set(value)}; `set` moves the slider (clamped to its range) and shows
