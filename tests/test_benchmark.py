@@ -9,12 +9,7 @@ import torch
 from stn_course import benchmark
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 REQUIRED = {"command", "git_commit", "device", "device_name", "torch_version", "seed", "schedule", "steps",

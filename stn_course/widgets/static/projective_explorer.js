@@ -2,7 +2,7 @@
 // the homography through them (8 parameters) warps the image, here in the browser, with the
 // same maths as stn_course.grid.projective_grid and stn_course.sampler.
 import { drawGridOverlay, frameOutline, projectiveSource, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
-import { element, outputAndInput } from "./ui.js";
+import { element, outputAndInput, saveChanges } from "./ui.js";
 import { homographyFromPoints } from "./linalg.js";
 import { attachDrag, drawHandles, overlayMapping } from "./handles.js";
 
@@ -35,13 +35,7 @@ function render({ model, el }) {
 
   function setCorners(corners, save) {
     model.set("corners", corners);
-    if (save) {
-      try {
-        model.save_changes(); // a no-op without a kernel (static page)
-      } catch (err) {
-        /* no comm: the static book */
-      }
-    }
+    if (save) saveChanges(model);
     draw();
   }
 

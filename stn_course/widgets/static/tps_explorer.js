@@ -2,7 +2,7 @@
 // spline samples the input; the spline through them warps the image, here in the browser,
 // with the same maths as stn_course.grid.tps_grid and stn_course.sampler.
 import { drawGridOverlay, frameOutline, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
-import { element, outputAndInput, sliderRow } from "./ui.js";
+import { element, outputAndInput, saveChanges, sliderRow } from "./ui.js";
 import { tpsControlPoints, tpsSource } from "./linalg.js";
 import { attachDrag, drawHandles, overlayMapping } from "./handles.js";
 
@@ -43,13 +43,7 @@ function render({ model, el }) {
 
   function setOffsets(offsets, save) {
     model.set("offsets", offsets);
-    if (save) {
-      try {
-        model.save_changes(); // a no-op without a kernel (static page)
-      } catch (err) {
-        /* no comm: the static book */
-      }
-    }
+    if (save) saveChanges(model);
     draw();
   }
 

@@ -50,3 +50,12 @@ export function sliderRow({ label, name, min, max, step, value, format = (v) => 
   row.append(caption, input, readout);
   return { row, input, set };
 }
+
+/** Send the model's changes to the kernel; on the static page there is none, and nothing happens. */
+export function saveChanges(model) {
+  try {
+    model.save_changes();
+  } catch (err) {
+    /* no comm: the static book */
+  }
+}
