@@ -36,6 +36,7 @@ evaluates, writes checkpoints and shows progress.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -47,6 +48,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
 from . import config
@@ -56,7 +58,8 @@ Data = Dataset | tuple[torch.Tensor, torch.Tensor] | Sequence[torch.Tensor]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
-CHECKPOINT_VERSION = 1
+AMP_CHOICES = ("auto", True, False)
+CHECKPOINT_VERSION = 2
 
 
 class TrainingDiverged(FloatingPointError):
@@ -153,14 +156,23 @@ class StepBatchSampler(torch.utils.data.Sampler):
             yield batch[self.rank::self.world_size].tolist()
 
 
+def _tensor_batches(x: torch.Tensor, y: torch.Tensor, sampler: StepBatchSampler, device: torch.device):
+    """The batches of ``sampler`` from tensors, without a Python list per step: each epoch's
+    order goes to the data's device once, and a batch is a slice of it (no host round trip)."""
+    epoch, order = -1, None
+    for step in range(sampler.start, sampler.steps):
+        e, b = divmod(step, sampler.per_epoch)
+        if e != epoch:
+            epoch, order = e, _epoch_order(sampler.n, sampler.seed, e).to(x.device)
+        idx = order[b * sampler.batch_size:(b + 1) * sampler.batch_size][sampler.rank::sampler.world_size]
+        yield x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+
+
 def _batches(data: Data, sampler: StepBatchSampler, device: torch.device, num_workers: int):
     """Yield (images, labels) on ``device`` for every step of ``sampler``."""
     tensors = _as_tensors(data, "train")
     if tensors is not None:
-        x, y = tensors
-        for idx in sampler:
-            idx = torch.as_tensor(idx, device=x.device)
-            yield x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
+        yield from _tensor_batches(*tensors, sampler, device)
         return
     loader = DataLoader(data, batch_sampler=sampler, num_workers=num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=False)
@@ -190,10 +202,11 @@ def param_groups(model: nn.Module, lr: float, loc_lr_scale: float, weight_decay:
     return out
 
 
-def make_optimizer(groups: list[dict], optimizer: str, lr: float, momentum: float) -> torch.optim.Optimizer:
+def make_optimizer(groups: list[dict], optimizer: str, lr: float, momentum: float,
+                   nesterov: bool = False) -> torch.optim.Optimizer:
     check_choice("optimizer", optimizer, OPTIMIZERS)
     if optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum)
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov)
     if optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr)
     return torch.optim.AdamW(groups, lr=lr)
@@ -232,11 +245,29 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+def cpu_bf16_supported() -> bool:
+    """True where the CPU computes bfloat16 natively (AVX-512 BF16 or AMX), so autocast pays."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def _autocast(device: torch.device, amp: bool | str):
-    """Mixed precision on CUDA (bfloat16 where supported, else float16); nothing elsewhere."""
+    """Mixed precision: (context manager, gradient scaler or None).
+
+    ``amp="auto"``: on CUDA only, bfloat16 where supported, else float16 with a scaler.
+    ``True``: the same on CUDA, bfloat16 on a CPU. ``False``: float32 everywhere.
+    """
+    if amp not in AMP_CHOICES:
+        raise ValueError(f"amp must be one of {list(AMP_CHOICES)}, got {amp!r}")
     if amp == "auto":
         amp = device.type == "cuda"
-    if not amp or device.type != "cuda":
+    if not amp:
+        return contextlib.nullcontext(), None
+    if device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16), None
+    if device.type != "cuda":
         return contextlib.nullcontext(), None
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
@@ -359,7 +390,8 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
 def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, batch_size: int = 128,
         lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9, weight_decay: float = 0.0,
         schedule: str | Callable[[int], float] = "none", milestones: Sequence[int] = (), gamma: float = 0.1,
-        warmup: int = 0, loc_lr_scale: float = 1.0, grad_clip: float | None = None,
+        warmup: int = 0, loc_lr_scale: float = 1.0, grad_clip: float | None = None, nesterov: bool = False,
+        label_smoothing: float = 0.0, ema: float | None = None, channels_last: bool = False,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None, loss_fn: Callable | None = None,
         error_fn: Callable | None = None,
         device: str | torch.device | None = None, seed: int = 0, eval_every: int | None = None,
@@ -374,12 +406,19 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         train, val: Datasets yielding (image, label), or (images, labels) tensor pairs.
         steps: number of optimiser steps (batches), not epochs.
         batch_size: images per step (over all processes under torchrun).
-        lr, optimizer, momentum, weight_decay: ``optimizer`` is "sgd" (uses ``momentum``),
-            "adam" or "adamw"; weight decay skips biases.
+        lr, optimizer, momentum, weight_decay, nesterov: ``optimizer`` is "sgd" (uses
+            ``momentum``, and Nesterov's momentum with ``nesterov``), "adam" or "adamw";
+            weight decay skips biases.
         schedule, milestones, gamma, warmup: see :func:`lr_factor`.
         loc_lr_scale: learning-rate multiplier for the parameters of every submodule named
             ``localization`` (the paper trains its localisation nets more slowly).
         grad_clip: clip the global gradient norm to this value (None: no clipping).
+        label_smoothing: train against targets smoothed by this much (0: plain labels); the
+            validation loss and error always use the plain labels.
+        ema: keep an exponential moving average of the weights with this decay (e.g. 0.999)
+            and validate, select and return the averaged weights (None: the raw weights).
+        channels_last: keep the model and its inputs in the channels-last memory format
+            (NHWC: faster convolutions on CPUs with oneDNN and on tensor cores).
         augment: ``augment(images, generator) -> images`` applied to each batch on the
             device, e.g. to draw fresh distortions every step. ``generator`` is a CPU
             ``torch.Generator`` seeded from (``seed``, step), so the distortions repeat exactly
@@ -396,7 +435,8 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
             end; with ``resume`` an existing checkpoint of the same run is continued (a finished
             one returns at once). A checkpoint of a different run raises ``ValueError``.
         progress: show a tqdm progress bar.
-        amp: mixed precision: "auto" (on CUDA only), True or False.
+        amp: mixed precision: "auto" (on CUDA only), True (CUDA, and bfloat16 on a CPU) or
+            False. Spatial transformers stay in float32 either way (see ``STClassifier``).
         num_workers: DataLoader workers when ``train`` is a Dataset.
         log_every: how often the loss is copied from the device and checked for NaN.
         callback: ``callback(step, history)`` after every step (for plots or tests).
@@ -411,6 +451,12 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if label_smoothing and loss_fn is not None:
+        raise ValueError("label_smoothing applies to the default cross-entropy; pass it to your loss_fn instead")
+    if ema is not None and not 0.0 < ema < 1.0:
+        raise ValueError(f"ema must be a decay in (0, 1) or None, got {ema!r}")
     check_choice("optimizer", optimizer, OPTIMIZERS)
     if not callable(schedule):
         check_choice("schedule", schedule, SCHEDULES)
@@ -419,6 +465,7 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         _as_tensors(val, "val")
     eval_every = eval_every or max(steps // 10, 1)
     checkpoint_every = checkpoint_every or eval_every
+    train_loss = loss_fn or functools.partial(nn.functional.cross_entropy, label_smoothing=label_smoothing)
     loss_fn = loss_fn or nn.functional.cross_entropy
 
     rank, world = _distributed()
@@ -427,9 +474,11 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
         torch.cuda.set_device(device)
     is_main = rank == 0
-    model.to(device)
+    model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     groups = param_groups(model, lr, loc_lr_scale, weight_decay)
-    opt = make_optimizer(groups, optimizer, lr, momentum)
+    opt = make_optimizer(groups, optimizer, lr, momentum, nesterov)
+    averaged = _ema_model(model, ema)
+    selected = averaged.module if averaged is not None else model  # the weights validated and returned
     base_lrs = [g["lr"] for g in opt.param_groups]
     autocast, scaler = _autocast(device, amp)
     net: nn.Module = model
@@ -439,7 +488,8 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     settings = dict(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
                     weight_decay=weight_decay, schedule=schedule if isinstance(schedule, str) else "callable",
                     milestones=list(milestones), gamma=gamma, warmup=warmup, loc_lr_scale=loc_lr_scale,
-                    seed=seed, n_train=n_train, world_size=world)
+                    nesterov=nesterov, label_smoothing=label_smoothing, ema=ema, grad_clip=grad_clip,
+                    channels_last=channels_last, amp=amp, seed=seed, n_train=n_train, world_size=world)
     fingerprint = _fingerprint(model, settings)
     history = History()
     start = 0
@@ -451,12 +501,14 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
         opt.load_state_dict(state["optimizer"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
+        if averaged is not None:
+            averaged.load_state_dict(state["ema"])
         history = History(**state["history"])
         start = history.steps_done
         history.resumed_from = start
         _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"], device)
         if start >= steps:
-            return _finish(model, history, restore_best)
+            return _finish(model, selected, history, restore_best)
 
     def write_checkpoint(step: int) -> None:
         if ckpt_path is None:
@@ -471,19 +523,20 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
             save_checkpoint(ckpt_path, {"version": CHECKPOINT_VERSION, "fingerprint": fingerprint,
                                         "model": model.state_dict(), "optimizer": opt.state_dict(),
                                         "scaler": scaler.state_dict() if scaler is not None else None,
+                                        "ema": averaged.state_dict() if averaged is not None else None,
                                         "history": asdict(history), "rng": rng})
 
     def validate(step: int) -> None:
         if val is None or not is_main:
             return
-        result = evaluate(model, val, batch_size=eval_batch_size, device=device, amp=amp, loss_fn=loss_fn,
+        result = evaluate(selected, val, batch_size=eval_batch_size, device=device, amp=amp, loss_fn=loss_fn,
                           error_fn=error_fn)
         history.val_steps.append(step)
         history.val_error.append(result["error"])
         history.val_loss.append(result["loss"])
         if history.best_val_error is None or result["error"] < history.best_val_error:
             history.best_val_error, history.best_step = result["error"], step
-            history.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            history.best_state = {k: v.detach().to("cpu", copy=True) for k, v in selected.state_dict().items()}
 
     pending: list[torch.Tensor] = []
 
@@ -524,9 +577,11 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
             if augment is not None:
                 with torch.no_grad():
                     x = augment(x, step_generator(seed, step, rank))
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
                 logits = net(x)
-                loss = loss_fn(logits.float(), y)
+                loss = train_loss(logits.float(), y)
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -540,6 +595,8 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
                 scaler.update()
             else:
                 opt.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             pending.append(loss.detach())
             step += 1
             history.steps_done = step
@@ -565,14 +622,25 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     finally:
         if bar is not None:
             bar.close()
-    return _finish(model, history, restore_best)
+    return _finish(model, selected, history, restore_best)
 
 
-def _finish(model: nn.Module, history: History, restore_best: bool) -> History:
+def _ema_model(model: nn.Module, decay: float | None) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s weights (and buffers), or None."""
+    if decay is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _finish(model: nn.Module, selected: nn.Module, history: History, restore_best: bool) -> History:
+    """Set the throughput; leave ``model`` with the best validated weights (``restore_best``)
+    or else with the ``selected`` ones (the moving average where there is one)."""
     if history.train_time_s > 0:
         history.images_per_s = history.images_seen / history.train_time_s
     if restore_best and history.best_state is not None:
         model.load_state_dict(history.best_state)
+    elif selected is not model:
+        model.load_state_dict(selected.state_dict())
     return history
 
 
@@ -582,4 +650,5 @@ def set_seed(seed: int) -> None:
 
 
 __all__ = ["History", "TrainingDiverged", "fit", "evaluate", "lr_factor", "param_groups", "make_optimizer",
-           "StepBatchSampler", "step_generator", "save_checkpoint", "set_seed", "resolve_device"]
+           "StepBatchSampler", "step_generator", "save_checkpoint", "set_seed", "resolve_device",
+           "cpu_bf16_supported"]

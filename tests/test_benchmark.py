@@ -65,3 +65,36 @@ def test_subcommand_registry_accepts_new_tables(tmp_path):
 def test_unknown_model_is_refused(tmp_path):
     with pytest.raises(ValueError, match="model must be one of"):
         benchmark.main(["table1", "--quick", "--models", "vgg", "--out", str(tmp_path)])
+
+
+def test_jobs_run_cells_concurrently_and_write_the_records_of_serial_runs(tmp_path):
+    argv = ["table1", "--quick", "--models", "cnn", "st-cnn-aff", "--distortions", "R", "--device", "cpu",
+            "--threads", "1", "--no-progress"]
+    assert benchmark.main(argv + ["--out", str(tmp_path / "serial")]) == 0
+    assert benchmark.main(argv + ["--jobs", "2", "--out", str(tmp_path / "jobs")]) == 0
+    serial, jobs = ({r["run_id"]: r for r in benchmark.load_runs(tmp_path / d)} for d in ("serial", "jobs"))
+    assert sorted(jobs) == sorted(serial) == ["cnn_R_quick_seed0", "st-cnn-aff_R_quick_seed0"]
+    for rid, record in serial.items():
+        for key in ("test_error", "val_error", "best_step", "test_loss", "params", "images_seen", "curves"):
+            assert jobs[rid][key] == record[key], (rid, key)
+    # the two cells ran at the same time, in two processes
+    first, second = jobs.values()
+    assert max(first["started_at"], second["started_at"]) < min(first["finished_at"], second["finished_at"])
+
+
+def test_jobs_must_be_positive(capsys):
+    with pytest.raises(SystemExit):
+        benchmark.main(["table1", "--quick", "--jobs", "0"])
+    assert "--jobs: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_schedule_precision_resolves_per_device(monkeypatch):
+    efficient = benchmark.SCHEDULES["efficient"]
+    monkeypatch.setattr(benchmark.training, "cpu_bf16_supported", lambda: False)
+    assert efficient.amp(torch.device("cpu")) is False
+    assert benchmark.precision_name(efficient.amp(torch.device("cpu")), torch.device("cpu")) == "float32"
+    monkeypatch.setattr(benchmark.training, "cpu_bf16_supported", lambda: True)
+    assert efficient.amp(torch.device("cpu")) is True
+    assert benchmark.SCHEDULES["fast"].amp(torch.device("cpu")) == "auto"
+    # the recipe's point: one to two orders of magnitude fewer images than the paper's 150k steps of 256
+    assert 10 <= 150_000 * 256 / (efficient.steps * efficient.batch_size) <= 100

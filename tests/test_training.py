@@ -59,11 +59,23 @@ def test_fit_is_deterministic_for_a_seed_and_differs_across_seeds():
     assert ha.loss != hc.loss
 
 
-def test_resume_after_interruption_gives_identical_weights(tmp_path):
+def _recipe_fit() -> dict:
+    """FIT with the settings of the benchmark's ``efficient`` recipe (AdamW, label smoothing, the
+    weight average, bfloat16 autocast where the CPU has it, channels-last)."""
+    from stn_course.benchmark import SCHEDULES
+
+    recipe = SCHEDULES["efficient"].fit_kwargs(torch.device("cpu"))
+    return {**FIT, **{k: v for k, v in recipe.items() if k not in ("steps", "eval_every", "warmup")},
+            "batch_size": 32, "lr": 0.01, "ema": 0.9}
+
+
+@pytest.mark.parametrize("recipe", [False, True], ids=["sgd", "efficient-recipe"])
+def test_resume_after_interruption_gives_identical_weights(tmp_path, recipe):
+    fit = _recipe_fit() if recipe else FIT
     x, y = _data()
     val = (x[:64], y[:64])
     reference = _model()
-    ref_hist = training.fit(reference, (x, y), val, **FIT)
+    ref_hist = training.fit(reference, (x, y), val, **fit)
 
     class Killed(Exception):
         pass
@@ -74,16 +86,16 @@ def test_resume_after_interruption_gives_identical_weights(tmp_path):
 
     ckpt = tmp_path / "run.pt"
     with pytest.raises(Killed):
-        training.fit(_model(), (x, y), val, **FIT, checkpoint=ckpt, checkpoint_every=8, callback=kill_at_step_19)
+        training.fit(_model(), (x, y), val, **fit, checkpoint=ckpt, checkpoint_every=8, callback=kill_at_step_19)
     assert ckpt.exists()
     resumed = _model(seed=99)  # a fresh process would build a fresh model: the checkpoint must override it
-    hist = training.fit(resumed, (x, y), val, **FIT, checkpoint=ckpt, checkpoint_every=8)
+    hist = training.fit(resumed, (x, y), val, **fit, checkpoint=ckpt, checkpoint_every=8)
     assert hist.resumed_from == 16
     assert _same(reference, resumed)
     assert hist.loss == ref_hist.loss and hist.val_error == ref_hist.val_error
     # calling it once more returns the finished run without training
     again = _model(seed=5)
-    hist2 = training.fit(again, (x, y), val, **FIT, checkpoint=ckpt, checkpoint_every=8)
+    hist2 = training.fit(again, (x, y), val, **fit, checkpoint=ckpt, checkpoint_every=8)
     assert hist2.resumed_from == 24 and _same(reference, again)
     assert hist2.images_seen == 24 * 32 and hist2.images_per_s > 0  # counted over both calls
 
@@ -152,3 +164,43 @@ def test_bad_data_is_named():
     x, y = _data()
     with pytest.raises(ValueError, match="same length"):
         training.fit(_model(), (x, y[:-1]), steps=1)
+
+
+def test_ema_returns_the_moving_average_of_the_weights():
+    x, y = _data()
+    decay = 0.8
+    plain = _model()
+    average = {}
+
+    def track(step, _):
+        for k, v in plain.state_dict().items():
+            average[k] = v.clone() if k not in average else decay * average[k] + (1 - decay) * v
+
+    training.fit(plain, (x, y), **FIT, callback=track)
+    averaged = _model()
+    training.fit(averaged, (x, y), **FIT, ema=decay)
+    for k, v in averaged.state_dict().items():
+        torch.testing.assert_close(v, average[k], rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(averaged.state_dict()["3.weight"], plain.state_dict()["3.weight"])
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(label_smoothing=1.0), "label_smoothing must be in"),
+    (dict(label_smoothing=0.1, loss_fn=nn.functional.cross_entropy), "label_smoothing applies"),
+    (dict(ema=1.5), "ema must be a decay"),
+    (dict(amp="bf16"), "amp must be one of"),
+])
+def test_bad_recipe_arguments_are_named(kwargs, words):
+    x, y = _data()
+    with pytest.raises(ValueError, match=words):
+        training.fit(_model(), (x, y), **{**dict(steps=2, batch_size=8, progress=False), **kwargs})
+
+
+def test_cpu_autocast_keeps_the_transformer_in_float32():
+    torch.manual_seed(0)
+    model = STClassifier(make_st("cnn", "aff", 28, None), FCN((1, 28, 28), (16, 16)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(torch.rand(4, 1, 28, 28))
+    assert logits.dtype == torch.bfloat16
+    assert model.transformer.last_params.dtype == torch.float32
+    assert model.transformer.last_grid.dtype == torch.float32
