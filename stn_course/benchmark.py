@@ -328,6 +328,17 @@ def _ablation() -> dict[str, Schedule]:
 
 #: Ablation schedules, in the order chapter 9 shows them (what each adds to the one before).
 ABLATION: dict[str, Schedule] = _ablation()
+#: What each ablation schedule changes, for the chapter's table.
+ABLATION_CHANGES: dict[str, str] = {
+    "abl-adam": "the old fast recipe: Adam, lr 1e-3, warm-up and cosine decay",
+    "abl-lr": "learning rate 4e-3",
+    "abl-adamw": "AdamW (decoupled weight decay 0.01)",
+    "abl-smooth": "label smoothing 0.1",
+    "abl-ema": "weight average (EMA 0.998): the whole recipe",
+    "abl-sgd": "the recipe with SGD + Nesterov momentum (lr 0.05) instead of AdamW",
+    "abl-loc0.1": "the recipe with the localisation net at 1/10 of the rate",
+    "abl-batch256": "the recipe with batches of 256 (half the steps, same images)",
+}
 SCHEDULES.update(ABLATION)
 DATA_SEED = 0  # the fixed validation and test sets are the same for every run
 
@@ -401,6 +412,41 @@ def run_table1_cell(model_name: str, distortion: str, seed: int, schedule: Sched
     write_json(path, record)
     ckpt.unlink(missing_ok=True)
     return record
+
+
+def is_gpu(record: Mapping[str, Any]) -> bool:
+    return str(record.get("device", "")).startswith("cuda")
+
+
+def is_full_length(record: Mapping[str, Any]) -> bool:
+    """True when a run trained for its named schedule's whole length (not ``--steps`` or ``--quick``)."""
+    schedule = SCHEDULES.get(record["schedule"])
+    return schedule is not None and record["schedule"] != "quick" and record["steps"] == schedule.steps
+
+
+def how_obtained(rows: Sequence[Mapping[str, Any]]) -> str:
+    """How a cell's runs were obtained, e.g. "CPU, efficient (full length: 1.28M images), 1 seed"."""
+    r = rows[0]
+    length = "full length" if is_full_length(r) else "short"
+    images = r.get("images_seen") or r["steps"] * r["batch_size"]
+    seeds = len(rows)
+    return (f"{'GPU' if is_gpu(r) else 'CPU'}, {r['schedule']} ({length}: {images / 1e6:.2g}M images), "
+            f"{seeds} seed{'s' if seeds > 1 else ''}")
+
+
+def best_cells(runs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """For each (model, distortion), the runs of its best-obtained group: full length before
+    short, then GPU before CPU, then the most images seen and seeds. A group is one schedule on
+    one kind of device."""
+    groups: dict[tuple[str, str], dict[tuple[str, bool], list[Mapping[str, Any]]]] = {}
+    for r in runs:
+        groups.setdefault((r["model"], r["distortion"]), {}).setdefault((r["schedule"], is_gpu(r)), []).append(r)
+
+    def rank(rows: list[Mapping[str, Any]]) -> tuple:
+        r = rows[0]
+        return is_full_length(r), is_gpu(r), r.get("images_seen") or r["steps"] * r["batch_size"], len(rows)
+
+    return {cell: max(by_group.values(), key=rank) for cell, by_group in groups.items()}
 
 
 def curves(history: training.History, points: int = 100) -> dict[str, Any]:

@@ -98,3 +98,33 @@ def test_schedule_precision_resolves_per_device(monkeypatch):
     assert benchmark.SCHEDULES["fast"].amp(torch.device("cpu")) == "auto"
     # the recipe's point: one to two orders of magnitude fewer images than the paper's 150k steps of 256
     assert 10 <= 150_000 * 256 / (efficient.steps * efficient.batch_size) <= 100
+
+
+def _record(model, d, schedule, steps, device="cpu", seed=0, err=1.0):
+    return {"model": model, "distortion": d, "schedule": schedule, "steps": steps, "batch_size": 128,
+            "images_seen": steps * 128, "device": device, "seed": seed, "test_error": err}
+
+
+def test_best_cells_prefer_gpu_then_full_length_then_more_images():
+    runs = [_record("cnn", "R", "fast1000", 1000, err=4.7),
+            _record("cnn", "R", "efficient", 10_000, err=1.1),
+            _record("cnn", "R", "efficient2000", 2000, device="cuda:0", err=2.0),
+            _record("st-cnn-aff", "R", "fast1000", 1000, err=2.8),
+            _record("st-cnn-aff", "R", "fast600", 600, err=3.5),
+            _record("st-cnn-aff", "RTS", "efficient", 10_000, device="cuda:0", seed=0, err=0.6),
+            _record("st-cnn-aff", "RTS", "efficient", 10_000, device="cuda:0", seed=1, err=0.8),
+            _record("st-cnn-aff", "RTS", "efficient", 10_000, err=0.5)]
+    best = benchmark.best_cells(runs)
+    assert [r["test_error"] for r in best[("cnn", "R")]] == [1.1]  # a full CPU run beats a short GPU run
+    assert [r["test_error"] for r in best[("st-cnn-aff", "R")]] == [2.8]  # the longer of two short runs
+    assert sorted(r["seed"] for r in best[("st-cnn-aff", "RTS")]) == [0, 1]  # GPU first
+    assert benchmark.how_obtained(best[("st-cnn-aff", "RTS")]) == "GPU, efficient (full length: 1.3M images), 2 seeds"
+    assert benchmark.how_obtained(best[("st-cnn-aff", "R")]) == "CPU, fast1000 (short: 0.13M images), 1 seed"
+
+
+def test_every_ablation_schedule_says_what_it_changes():
+    assert list(benchmark.ABLATION_CHANGES) == list(benchmark.ABLATION)
+    recipe, last_step = benchmark.SCHEDULES["efficient"], benchmark.ABLATION["abl-ema"]
+    # the last step of the ladder is the recipe itself, shortened
+    for field in ("optimizer", "lr", "weight_decay", "label_smoothing", "ema", "batch_size", "loc_lr_scale"):
+        assert getattr(last_step, field) == getattr(recipe, field), field
