@@ -1,0 +1,59 @@
+"""Teaching a class from the book: student notebooks, automatic grading, the exercise list.
+
+Exercises are written once, inside the chapters, in one format (see the team brief): an
+``{exercise}`` markdown cell, a solution code cell tagged ``exercise-solution`` whose body sits
+between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (wrapped in ``{solution-start}`` /
+``{solution-end}`` markdown cells for sphinx-exercise), and a check cell tagged
+``exercise-check`` whose nbgrader metadata carries its ``points``. Everything here works on
+that format, so ``nbgrader generate_assignment`` and this package produce the same stubs.
+
+Command line (``python -m stn_course.classroom <command> --help`` for the options)::
+
+    student   book/04_sampler.ipynb ... --out student/     # notebooks for learners
+    grade     submissions/*/*.ipynb --out grades.csv       # execute and score submissions
+    exercises book/*.ipynb                                  # the exercise list (Markdown)
+    verify    book/04_sampler.ipynb                         # stubs fail, reference passes
+    student-book [jupyter-book options]                     # the book without solutions
+
+Loaded as a Sphinx extension (``stn_course.classroom``), the package removes every solution
+from the rendered book: that is how ``student-book`` builds the student edition.
+
+An exercise may carry optional metadata ``{"stn_course": {"hint": ..., "goal": ...,
+"minutes": ...}}`` on its solution (or exercise) cell; without it the hint comes from a
+"Hint:" paragraph of the exercise text, the goal from the text's first sentence and the time
+is estimated from the length of the reference solution.
+
+One module per concern: ``chapters`` (the format, and reading it),
+``student`` (stubs), ``kernel`` (cells under a time limit), ``grading``, ``verification``,
+``table`` (the exercise list), ``sphinx`` (the student edition) and ``cli``.
+"""
+
+from .chapters import (BEGIN_HIDDEN, BEGIN_SOLUTION, CHECK_TAG, CODE_STUB_COMMENT, DEFAULT_HINT, END_HIDDEN,
+                       END_SOLUTION, HIDDEN_TAG, SOLUTION_TAG, TEXT_STUB, Chapter, Directive, Exercise,
+                       chapter_paths, directives, has_exercises, is_check_cell, is_hidden_cell,
+                       is_solution_cell, problems, read_chapter)
+from .cli import main
+from .grading import CSV_FIELDS, PRELOAD, Score, grade, student_names, write_csv
+from .kernel import CellResult, Kernel, kernel_env
+from .sphinx import build_student_book, setup, student_book_config
+from .student import (leaks, remove_hidden_tests, stub_message, stub_source, student_notebook,
+                      write_student_notebooks)
+from .table import exercise_table
+from .verification import Verification, cell_names, needed_cells, verify
+
+__all__ = [
+    # chapters: the exercise format
+    "SOLUTION_TAG", "CHECK_TAG", "HIDDEN_TAG", "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN",
+    "END_HIDDEN", "CODE_STUB_COMMENT", "TEXT_STUB", "DEFAULT_HINT",
+    "Directive", "directives", "is_solution_cell", "is_hidden_cell", "is_check_cell", "Exercise",
+    "Chapter", "read_chapter", "has_exercises", "chapter_paths", "problems",
+    # student notebooks
+    "stub_source", "remove_hidden_tests", "stub_message", "student_notebook", "leaks",
+    "write_student_notebooks",
+    # kernel, grading, verification
+    "CellResult", "kernel_env", "Kernel",
+    "Score", "CSV_FIELDS", "PRELOAD", "student_names", "grade", "write_csv",
+    "Verification", "cell_names", "needed_cells", "verify",
+    # the exercise list, the student edition (``setup``: the Sphinx extension), the command line
+    "exercise_table", "setup", "student_book_config", "build_student_book", "main",
+]

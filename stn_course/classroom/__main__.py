@@ -1,0 +1,7 @@
+"""``python -m stn_course.classroom``: the command line (see :mod:`stn_course.classroom.cli`)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
