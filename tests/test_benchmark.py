@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from stn_course import benchmark
+from stn_course import benchmark, training
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -90,10 +90,10 @@ def test_jobs_must_be_positive(capsys):
 
 def test_schedule_precision_resolves_per_device(monkeypatch):
     efficient = benchmark.SCHEDULES["efficient"]
-    monkeypatch.setattr(benchmark.training, "cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr(training, "cpu_bf16_supported", lambda: False)
     assert efficient.amp(torch.device("cpu")) is False
     assert benchmark.precision_name(efficient.amp(torch.device("cpu")), torch.device("cpu")) == "float32"
-    monkeypatch.setattr(benchmark.training, "cpu_bf16_supported", lambda: True)
+    monkeypatch.setattr(training, "cpu_bf16_supported", lambda: True)
     assert efficient.amp(torch.device("cpu")) is True
     assert benchmark.SCHEDULES["fast"].amp(torch.device("cpu")) == "auto"
     # the recipe's point: one to two orders of magnitude fewer images than the paper's 150k steps of 256

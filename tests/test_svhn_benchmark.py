@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from stn_course import benchmark, svhn_benchmark
+from stn_course import benchmark
+from stn_course.svhn import table2
 
 ARGS = ["table2", "--synthetic", "--arch", "small", "--schedule", "quick", "--steps", "3",
         "--n-synthetic", "64", "32", "32", "--sizes", "64px", "--scale", "0.5", "--no-progress", "--threads", "1"]
@@ -50,7 +51,7 @@ def test_table_marks_the_source(tiny_run):
 
 def test_finished_runs_are_skipped(tiny_run, monkeypatch):
     before = {p.name: p.read_text() for p in tiny_run.glob("*.json")}
-    monkeypatch.setattr(svhn_benchmark.training, "fit", lambda *a, **k: pytest.fail("retrained a finished run"))
+    monkeypatch.setattr(table2.training, "fit", lambda *a, **k: pytest.fail("retrained a finished run"))
     assert benchmark.main([*ARGS, "--models", "cnn", "--out", str(tiny_run)]) == 0
     assert {p.name: p.read_text() for p in tiny_run.glob("*.json")} == before
 

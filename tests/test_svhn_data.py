@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from stn_course import svhn
+from stn_course.svhn import prepared
 
 # ------------------------------------------------------------------------------------------------
 # a digitStruct.mat written by hand, in the MATLAB v7.3 layout of the real files
@@ -160,7 +161,7 @@ def test_prepare_counts_drops_and_manifest(ramp_archive):
     on_disk = json.loads((root / "prepared" / "manifest.json").read_text())
     assert on_disk == json.loads(json.dumps(manifest))
     for name, info in entry["files"].items():
-        assert svhn._sha256(root / "prepared" / name) == info["sha256"]
+        assert prepared._sha256(root / "prepared" / name) == info["sha256"]
         assert list(np.load(root / "prepared" / name, mmap_mode="r").shape) == info["shape"]
     images, labels = svhn.load_prepared("train", 64, root, verify=True)
     assert images.shape == (3, 64, 64, 3) and images.dtype == np.uint8

@@ -8,7 +8,7 @@ import torch
 
 from stn_course import svhn
 from stn_course.exercises import ExerciseFailed, ch10
-from stn_course.svhn_models import sequence_error
+from stn_course.svhn.models import sequence_error
 
 
 def test_sequence_error_check():

@@ -8,7 +8,7 @@ from torch import nn
 
 from stn_course import training
 from stn_course.svhn import BLANK
-from stn_course.svhn_models import (PAPER_ARCH, SMALL_ARCH, SVHNNet, build_svhn_model, predict, sequence_error,
+from stn_course.svhn.models import (PAPER_ARCH, SMALL_ARCH, SVHNNet, build_svhn_model, predict, sequence_error,
                                     sequence_loss, sequence_wrong)
 
 B = BLANK
@@ -174,7 +174,7 @@ def test_evaluate_reports_sequence_error_with_the_hooks():
 
 def test_compose_thetas_matches_chained_sampling():
     """Sampling an image through two transformers = sampling it once with the composed θ."""
-    from stn_course.svhn_models import compose_thetas
+    from stn_course.svhn.models import compose_thetas
 
     yy, xx = torch.meshgrid(torch.linspace(-3, 3, 64), torch.linspace(-3, 3, 64), indexing="ij")
     image = torch.stack([torch.sin(2 * xx) * torch.cos(yy), torch.cos(xx + yy)])[:, None]   # smooth

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .. import svhn
-from ..svhn_models import sequence_error as _sequence_error
+from ..svhn.models import sequence_error as _sequence_error
 from . import Case, run_cases
 
 B = svhn.BLANK

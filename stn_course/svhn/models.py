@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_shape, check_tensor
-from .localization import CNNLocalization, FCLocalization
-from .svhn import BLANK, MAX_DIGITS, NUM_CLASSES
-from .transformer import SpatialTransformer
+from .._checks import check_choice, check_shape, check_tensor
+from ..localization import CNNLocalization, FCLocalization
+from ..transformer import SpatialTransformer
+from .labels import BLANK, MAX_DIGITS, NUM_CLASSES
 
 KINDS = ("cnn", "st-single", "st-multi")
 TITLES = {"cnn": "CNN", "st-single": "ST-CNN Single", "st-multi": "ST-CNN Multi"}

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import benchmark, svhn, training
-from .svhn_models import KINDS, SCHEDULES, TITLES, SVHNSchedule, build_svhn_model, predict, sequence_loss, sequence_wrong
+from .. import benchmark, svhn, training
+from .models import KINDS, SCHEDULES, TITLES, SVHNSchedule, build_svhn_model, predict, sequence_loss, sequence_wrong
 
 OUT_DIR = benchmark.RESULTS_DIR / "table2"
 SIZES = ("64px", "128px")
