@@ -444,6 +444,37 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     Raises:
         TrainingDiverged: the loss became NaN or infinite; the message names the step.
     """
+    _check_arguments(model, val, steps=steps, batch_size=batch_size, lr=lr, label_smoothing=label_smoothing,
+                     loss_fn=loss_fn, ema=ema, optimizer=optimizer, schedule=schedule)
+    eval_every = eval_every or max(steps // 10, 1)
+    loop = _Loop(model, train, val, steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                 momentum=momentum, weight_decay=weight_decay, schedule=schedule, milestones=milestones, gamma=gamma,
+                 warmup=warmup, loc_lr_scale=loc_lr_scale, grad_clip=grad_clip, nesterov=nesterov,
+                 label_smoothing=label_smoothing, ema=ema, channels_last=channels_last, augment=augment,
+                 loss_fn=loss_fn, error_fn=error_fn, device=device, seed=seed, eval_every=eval_every,
+                 eval_batch_size=eval_batch_size, checkpoint=checkpoint,
+                 checkpoint_every=checkpoint_every or eval_every, amp=amp, log_every=log_every)
+    if resume and loop.resume() >= steps:
+        return loop.finish(restore_best)
+    with loop.progress_bar(progress):
+        for x, y in _batches(train, loop.sampler(), loop.device, num_workers):
+            step = loop.train_step(x, y)
+            if step % eval_every == 0 or step == steps or step % loop.checkpoint_every == 0:
+                loop.pause()
+                if step % eval_every == 0 or step == steps:
+                    loop.validate(step)
+                if step % loop.checkpoint_every == 0 or step == steps:
+                    loop.save_checkpoint()
+                loop.restart_clock()
+            if callback is not None:
+                callback(step, loop.history)
+    return loop.finish(restore_best)
+
+
+def _check_arguments(model: nn.Module, val: Data | None, *, steps: int, batch_size: int, lr: float,
+                     label_smoothing: float, loss_fn: Callable | None, ema: float | None, optimizer: str,
+                     schedule: str | Callable[[int], float]) -> None:
+    """Raise a clear error, naming the argument, for anything :func:`fit` cannot train with."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     for name, value in (("steps", steps), ("batch_size", batch_size)):
@@ -460,169 +491,215 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     check_choice("optimizer", optimizer, OPTIMIZERS)
     if not callable(schedule):
         check_choice("schedule", schedule, SCHEDULES)
-    n_train = len(_as_tensors(train, "train")[0]) if _as_tensors(train, "train") is not None else len(train)
     if val is not None:
         _as_tensors(val, "val")
-    eval_every = eval_every or max(steps // 10, 1)
-    checkpoint_every = checkpoint_every or eval_every
-    train_loss = loss_fn or functools.partial(nn.functional.cross_entropy, label_smoothing=label_smoothing)
-    loss_fn = loss_fn or nn.functional.cross_entropy
 
-    rank, world = _distributed()
-    device = resolve_device(device)
-    if world > 1 and device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)))
-        torch.cuda.set_device(device)
-    is_main = rank == 0
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    groups = param_groups(model, lr, loc_lr_scale, weight_decay)
-    opt = make_optimizer(groups, optimizer, lr, momentum, nesterov)
-    averaged = _ema_model(model, ema)
-    selected = averaged.module if averaged is not None else model  # the weights validated and returned
-    base_lrs = [g["lr"] for g in opt.param_groups]
-    autocast, scaler = _autocast(device, amp)
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    settings = dict(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
-                    weight_decay=weight_decay, schedule=schedule if isinstance(schedule, str) else "callable",
-                    milestones=list(milestones), gamma=gamma, warmup=warmup, loc_lr_scale=loc_lr_scale,
-                    nesterov=nesterov, label_smoothing=label_smoothing, ema=ema, grad_clip=grad_clip,
-                    channels_last=channels_last, amp=amp, seed=seed, n_train=n_train, world_size=world)
-    fingerprint = _fingerprint(model, settings)
-    history = History()
-    start = 0
-    torch.manual_seed(seed + rank)
-    ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None and resume and ckpt_path.exists():
-        state = _load_checkpoint(ckpt_path, fingerprint)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        if averaged is not None:
-            averaged.load_state_dict(state["ema"])
-        history = History(**state["history"])
-        start = history.steps_done
-        history.resumed_from = start
-        _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"], device)
-        if start >= steps:
-            return _finish(model, selected, history, restore_best)
+class _Loop:
+    """The state of one :func:`fit` call and its steps: set-up, resume, the step, evaluation,
+    checkpoints. ``fit`` reads as the sequence of these methods."""
 
-    def write_checkpoint(step: int) -> None:
-        if ckpt_path is None:
-            return
-        rng = _rng_state(device)
-        if world > 1:
-            import torch.distributed as dist
-            gathered: list[Any] = [None] * world
-            dist.all_gather_object(gathered, rng)
-            rng = gathered
-        if is_main:
-            save_checkpoint(ckpt_path, {"version": CHECKPOINT_VERSION, "fingerprint": fingerprint,
-                                        "model": model.state_dict(), "optimizer": opt.state_dict(),
-                                        "scaler": scaler.state_dict() if scaler is not None else None,
-                                        "ema": averaged.state_dict() if averaged is not None else None,
-                                        "history": asdict(history), "rng": rng})
+    def __init__(self, model: nn.Module, train: Data, val: Data | None, **s: Any):
+        self.model, self.val, self.s = model, val, s
+        self.steps, self.batch_size, self.seed = s["steps"], s["batch_size"], s["seed"]
+        self.checkpoint_every = s["checkpoint_every"]
+        tensors = _as_tensors(train, "train")
+        self.n_train = len(tensors[0]) if tensors is not None else len(train)
+        self.train_loss = s["loss_fn"] or functools.partial(nn.functional.cross_entropy,
+                                                            label_smoothing=s["label_smoothing"])
+        self.loss_fn = s["loss_fn"] or nn.functional.cross_entropy
 
-    def validate(step: int) -> None:
-        if val is None or not is_main:
-            return
-        result = evaluate(selected, val, batch_size=eval_batch_size, device=device, amp=amp, loss_fn=loss_fn,
-                          error_fn=error_fn)
-        history.val_steps.append(step)
-        history.val_error.append(result["error"])
-        history.val_loss.append(result["loss"])
-        if history.best_val_error is None or result["error"] < history.best_val_error:
-            history.best_val_error, history.best_step = result["error"], step
-            history.best_state = {k: v.detach().to("cpu", copy=True) for k, v in selected.state_dict().items()}
+        self.rank, self.world = _distributed()
+        self.device = resolve_device(s["device"])
+        if self.world > 1 and self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
+            torch.cuda.set_device(self.device)
+        self.is_main = self.rank == 0
+        fmt = torch.channels_last if s["channels_last"] else torch.contiguous_format
+        model.to(self.device, memory_format=fmt)
+        groups = param_groups(model, s["lr"], s["loc_lr_scale"], s["weight_decay"])
+        self.opt = make_optimizer(groups, s["optimizer"], s["lr"], s["momentum"], s["nesterov"])
+        self.base_lrs = [g["lr"] for g in self.opt.param_groups]
+        self.averaged = _ema_model(model, s["ema"])
+        self.selected = self.averaged.module if self.averaged is not None else model  # validated and returned
+        self.autocast, self.scaler = _autocast(self.device, s["amp"])
+        self.net: nn.Module = model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        self.fingerprint = _fingerprint(model, self._settings())
+        self.history = History()
+        self.step = 0
+        self.pending: list[torch.Tensor] = []
+        self.bar = None
+        self.ckpt_path = Path(s["checkpoint"]) if s["checkpoint"] is not None else None
+        torch.manual_seed(self.seed + self.rank)
 
-    pending: list[torch.Tensor] = []
+    def _settings(self) -> dict[str, Any]:
+        """Everything that changes the run, for the checkpoint's fingerprint."""
+        s = self.s
+        keys = ("steps", "batch_size", "lr", "optimizer", "momentum", "weight_decay")
+        return {**{k: s[k] for k in keys}, "schedule": s["schedule"] if isinstance(s["schedule"], str) else "callable",
+                "milestones": list(s["milestones"]), "gamma": s["gamma"], "warmup": s["warmup"],
+                "loc_lr_scale": s["loc_lr_scale"], "nesterov": s["nesterov"], "label_smoothing": s["label_smoothing"],
+                "ema": s["ema"], "grad_clip": s["grad_clip"], "channels_last": s["channels_last"], "amp": s["amp"],
+                "seed": self.seed, "n_train": self.n_train, "world_size": self.world}
 
-    def flush(step: int) -> None:
+    # -- resume
+
+    def resume(self) -> int:
+        """Continue from the checkpoint of this same run, if there is one; return the steps already done."""
+        if self.ckpt_path is None or not self.ckpt_path.exists():
+            return 0
+        state = _load_checkpoint(self.ckpt_path, self.fingerprint)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        if self.averaged is not None:
+            self.averaged.load_state_dict(state["ema"])
+        self.history = History(**state["history"])
+        self.step = self.history.resumed_from = self.history.steps_done
+        rng = state["rng"]
+        _set_rng_state(rng[self.rank] if isinstance(rng, list) else rng, self.device)
+        return self.step
+
+    def sampler(self) -> StepBatchSampler:
+        return StepBatchSampler(self.n_train, self.batch_size, self.seed, self.step, self.steps, self.rank,
+                                self.world)
+
+    # -- the step
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> int:
+        """One optimiser step on the batch (x, y) at the scheduled rate; return the step number."""
+        s, step = self.s, self.step
+        f = lr_factor(step, self.steps, s["schedule"], s["milestones"], s["gamma"], s["warmup"])
+        for g, base in zip(self.opt.param_groups, self.base_lrs):
+            g["lr"] = base * f
+        self.history.lr.append(s["lr"] * f)
+        if s["augment"] is not None:
+            with torch.no_grad():
+                x = s["augment"](x, step_generator(self.seed, step, self.rank))
+        if s["channels_last"]:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self.autocast:
+            loss = self.train_loss(self.net(x).float(), y)
+        self._backward_and_step(loss)
+        self.pending.append(loss.detach())
+        self.step = step + 1
+        self.history.steps_done = self.step
+        self.history.images_seen += self.batch_size
+        if self.device.type != "cuda" or self.step % s["log_every"] == 0 or self.step == self.steps:
+            self.flush()
+        self._update_bar()
+        return self.step
+
+    def _backward_and_step(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.opt)
+        else:
+            loss.backward()
+        if self.s["grad_clip"] is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.s["grad_clip"])
+        if self.scaler is not None:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
+        if self.averaged is not None:
+            self.averaged.update_parameters(self.model)
+
+    def flush(self) -> None:
         """Copy buffered losses to the host and stop at the first non-finite one."""
-        if not pending:
+        if not self.pending:
             return
-        stacked = torch.stack(pending).float()
-        if world > 1:  # record the loss of the whole batch, not of this process's share
+        stacked = torch.stack(self.pending).float()
+        if self.world > 1:  # record the loss of the whole batch, not of this process's share
             import torch.distributed as dist
             dist.all_reduce(stacked)
-            stacked /= world
+            stacked /= self.world
         values = stacked.cpu().tolist()
-        first = step - len(values) + 1
-        pending.clear()
+        first = self.step - len(values) + 1
+        self.pending.clear()
         for i, v in enumerate(values):
             if not math.isfinite(v):
                 raise TrainingDiverged(
-                    f"the training loss became {v} at step {first + i} of {steps} (lr {history.lr[first + i - 1]:.3g}); "
+                    f"the training loss became {v} at step {first + i} of {self.steps} "
+                    f"(lr {self.history.lr[first + i - 1]:.3g}); "
                     "lower the learning rate, clip gradients (grad_clip=…) or check the inputs for NaN")
-        history.loss.extend(values)
+        self.history.loss.extend(values)
 
-    bar = None
-    if progress and is_main:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=steps, initial=start, desc="training", dynamic_ncols=True, leave=True)
+    # -- the clock and the progress bar (training time excludes evaluation and checkpoints)
 
-    sampler = StepBatchSampler(n_train, batch_size, seed, start, steps, rank, world)
-    net.train()
-    step = start
-    t0 = time.perf_counter()
-    try:
-        for x, y in _batches(train, sampler, device, num_workers):
-            f = lr_factor(step, steps, schedule, milestones, gamma, warmup)
-            for g, base in zip(opt.param_groups, base_lrs):
-                g["lr"] = base * f
-            history.lr.append(lr * f)
-            if augment is not None:
-                with torch.no_grad():
-                    x = augment(x, step_generator(seed, step, rank))
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                logits = net(x)
-                loss = train_loss(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-            else:
-                loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            if scaler is not None:
-                scaler.step(opt)
-                scaler.update()
-            else:
-                opt.step()
-            if averaged is not None:
-                averaged.update_parameters(model)
-            pending.append(loss.detach())
-            step += 1
-            history.steps_done = step
-            history.images_seen += batch_size
-            if device.type != "cuda" or step % log_every == 0 or step == steps:
-                flush(step)
-            if bar is not None:
-                bar.update(1)
-                if step % 10 == 0 and history.loss:
-                    bar.set_postfix(loss=f"{history.loss[-1]:.3f}", refresh=False)
-            if step % eval_every == 0 or step == steps or step % checkpoint_every == 0:
-                flush(step)
-                history.train_time_s += time.perf_counter() - t0
-                if step % eval_every == 0 or step == steps:
-                    validate(step)
-                    if bar is not None and history.val_error:
-                        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_err=f"{history.val_error[-1]:.2f}%")
-                if step % checkpoint_every == 0 or step == steps:
-                    write_checkpoint(step)
-                t0 = time.perf_counter()
-            if callback is not None:
-                callback(step, history)
-    finally:
-        if bar is not None:
-            bar.close()
-    return _finish(model, selected, history, restore_best)
+    def restart_clock(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def pause(self) -> None:
+        self.flush()
+        self.history.train_time_s += time.perf_counter() - self.t0
+
+    @contextlib.contextmanager
+    def progress_bar(self, show: bool):
+        if show and self.is_main:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=self.steps, initial=self.step, desc="training", dynamic_ncols=True, leave=True)
+        self.net.train()
+        self.restart_clock()
+        try:
+            yield
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+
+    def _update_bar(self) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(1)
+        if self.step % 10 == 0 and self.history.loss:
+            self.bar.set_postfix(loss=f"{self.history.loss[-1]:.3f}", refresh=False)
+
+    # -- evaluation
+
+    def validate(self, step: int) -> None:
+        """Measure the validation error of the selected weights; keep them if they are the best so far."""
+        if self.val is None or not self.is_main:
+            return
+        h = self.history
+        result = evaluate(self.selected, self.val, batch_size=self.s["eval_batch_size"], device=self.device,
+                          amp=self.s["amp"], loss_fn=self.loss_fn, error_fn=self.s["error_fn"])
+        h.val_steps.append(step)
+        h.val_error.append(result["error"])
+        h.val_loss.append(result["loss"])
+        if h.best_val_error is None or result["error"] < h.best_val_error:
+            h.best_val_error, h.best_step = result["error"], step
+            h.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.selected.state_dict().items()}
+        if self.bar is not None:
+            self.bar.set_postfix(loss=f"{h.loss[-1]:.3f}", val_err=f"{h.val_error[-1]:.2f}%")
+
+    # -- checkpoints
+
+    def save_checkpoint(self) -> None:
+        """Write the whole state (weights, optimiser, average, generators, history) to the checkpoint."""
+        if self.ckpt_path is None:
+            return
+        rng = _rng_state(self.device)
+        if self.world > 1:
+            import torch.distributed as dist
+            gathered: list[Any] = [None] * self.world
+            dist.all_gather_object(gathered, rng)
+            rng = gathered
+        if self.is_main:
+            save_checkpoint(self.ckpt_path, {
+                "version": CHECKPOINT_VERSION, "fingerprint": self.fingerprint, "model": self.model.state_dict(),
+                "optimizer": self.opt.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "ema": self.averaged.state_dict() if self.averaged is not None else None,
+                "history": asdict(self.history), "rng": rng})
+
+    def finish(self, restore_best: bool) -> History:
+        return _finish(self.model, self.selected, self.history, restore_best)
 
 
 def _ema_model(model: nn.Module, decay: float | None) -> AveragedModel | None:
