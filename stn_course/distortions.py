@@ -139,8 +139,16 @@ def _randint(shape: Sequence[int], low: int, high: int | torch.Tensor, g: torch.
     return (low + torch.floor(u * (torch.as_tensor(high, device=g.device) - low + 1))).long()
 
 
+def _move(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``; from the CPU to a GPU through pinned memory, so the copy does not wait
+    for the GPU to finish its queue (no host synchronisation per training batch)."""
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def _to(params: dict, device: torch.device) -> dict:
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in params.items()}
+    return {k: _move(v, device) if isinstance(v, torch.Tensor) else v for k, v in params.items()}
 
 
 # ----------------------------------------------------------------------------- geometry helpers
@@ -503,7 +511,7 @@ def addition_batch(images: torch.Tensor, labels: torch.Tensor, generator: torch.
     n = images.shape[0]
     if n < 2:
         raise ValueError(f"images must hold at least 2 digits to pair, got {n}")
-    partner = ((torch.arange(n, device=g.device) + _randint((n,), 1, n - 1, g)) % n).to(images.device)
+    partner = _move((torch.arange(n, device=g.device) + _randint((n,), 1, n - 1, g)) % n, images.device)
     x, p = addition(images, images[partner], g, **rts_options)
     return x, labels + labels[partner], {**p, "partner": partner}
 

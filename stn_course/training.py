@@ -36,8 +36,10 @@ evaluates, writes checkpoints and shows progress.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
+import itertools
 import math
 import os
 import time
@@ -48,7 +50,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
 from . import config
@@ -520,7 +521,7 @@ class _Loop:
         groups = param_groups(model, s["lr"], s["loc_lr_scale"], s["weight_decay"])
         self.opt = make_optimizer(groups, s["optimizer"], s["lr"], s["momentum"], s["nesterov"])
         self.base_lrs = [g["lr"] for g in self.opt.param_groups]
-        self.averaged = _ema_model(model, s["ema"])
+        self.averaged = WeightAverage(model, s["ema"]) if s["ema"] is not None else None
         self.selected = self.averaged.module if self.averaged is not None else model  # validated and returned
         self.autocast, self.scaler = _autocast(self.device, s["amp"])
         self.net: nn.Module = model
@@ -609,7 +610,7 @@ class _Loop:
         else:
             self.opt.step()
         if self.averaged is not None:
-            self.averaged.update_parameters(self.model)
+            self.averaged.update(self.model)
 
     def flush(self) -> None:
         """Copy buffered losses to the host and stop at the first non-finite one."""
@@ -702,11 +703,38 @@ class _Loop:
         return _finish(self.model, self.selected, self.history, restore_best)
 
 
-def _ema_model(model: nn.Module, decay: float | None) -> AveragedModel | None:
-    """An exponential moving average of ``model``'s weights (and buffers), or None."""
-    if decay is None:
-        return None
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+class WeightAverage:
+    """An exponential moving average of a model's weights (and floating-point buffers).
+
+    After every step ``average ← decay · average + (1 − decay) · weights`` (the first step
+    copies). ``module`` is a copy of the model that holds the average, to evaluate in its place.
+    The bookkeeping stays on the host, so an update never waits for the GPU (PyTorch's
+    ``AveragedModel`` reads a step counter back every step).
+    """
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.module = copy.deepcopy(model).requires_grad_(False)
+        self.decay, self.updates = decay, 0
+
+    @staticmethod
+    def _tensors(model: nn.Module) -> list[torch.Tensor]:
+        return [t.detach() for t in itertools.chain(model.parameters(), model.buffers()) if t.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        average, current = self._tensors(self.module), self._tensors(model)
+        if self.updates == 0:
+            torch._foreach_copy_(average, current)
+        else:
+            torch._foreach_lerp_(average, current, 1.0 - self.decay)
+        self.updates += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"module": self.module.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.module.load_state_dict(state["module"])
+        self.updates = state["updates"]
 
 
 def _finish(model: nn.Module, selected: nn.Module, history: History, restore_best: bool) -> History:
@@ -728,4 +756,4 @@ def set_seed(seed: int) -> None:
 
 __all__ = ["History", "TrainingDiverged", "fit", "evaluate", "lr_factor", "param_groups", "make_optimizer",
            "StepBatchSampler", "step_generator", "save_checkpoint", "set_seed", "resolve_device",
-           "cpu_bf16_supported"]
+           "cpu_bf16_supported", "WeightAverage"]
