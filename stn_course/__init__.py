@@ -2,7 +2,14 @@
 
 One module per idea the book teaches: :mod:`geometry` (coordinates and θ), :mod:`grid`
 (grid generators), :mod:`sampler` (sampling kernels), :mod:`transforms` (parameterisations),
-:mod:`localization` (localisation nets) and :mod:`transformer` (the whole module).
+:mod:`localization` (localisation nets) and :mod:`transformer` (the whole module); then
+:mod:`models`, :mod:`data` and :mod:`distortions` (the paper's MNIST experiments),
+:mod:`training` (the one training loop) and :mod:`viz`.
+
+A subpackage per larger concern, one module per part: :mod:`benchmark` (provenance, records,
+schedules, Table 1, the command line), :mod:`svhn` (the raw format, crops, the stand-in,
+models, Table 2), :mod:`classroom` (student notebooks, grading, the student edition),
+:mod:`widgets` and :mod:`exercises`.
 """
 
 from .config import QUICK
