@@ -22,8 +22,6 @@ from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs
                       save_weights_half, write_csv, write_json)
 from .schedules import SCHEDULES, Schedule, precision_name
 
-# ------------------------------------------------------------------------------------- Table 1
-
 #: The paper's Table 1 (percent test error), for comparison in tables and the book.
 PAPER_TABLE1: dict[str, dict[str, float]] = {
     "fcn": {"R": 2.1, "RTS": 5.2, "P": 3.1, "E": 3.2, "TC": 13.2},
@@ -42,8 +40,6 @@ SUN_LIN_TABLE1: dict[str, dict[str, float]] = {
     "cnn": {"R": 4.41, "RTS": 8.11, "P": 6.99},
     "st-cnn-aff": {"R": 3.37, "RTS": 6.33, "P": 6.44},
 }
-
-
 DATA_SEED = 0  # the fixed validation and test sets are the same for every run
 
 
