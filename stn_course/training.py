@@ -147,25 +147,24 @@ class StepBatchSampler(torch.utils.data.Sampler):
     def __len__(self) -> int:
         return self.steps - self.start
 
-    def __iter__(self):
+    def index_batches(self, device: torch.device | str = "cpu"):
+        """The index tensor of every step, on ``device``: each epoch's order moves there once and a
+        batch is a slice of it (no host round trip per step)."""
         order, epoch = None, -1
         for step in range(self.start, self.steps):
             e, b = divmod(step, self.per_epoch)
             if e != epoch:
-                order, epoch = _epoch_order(self.n, self.seed, e), e
-            batch = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield batch[self.rank::self.world_size].tolist()
+                order, epoch = _epoch_order(self.n, self.seed, e).to(device), e
+            yield order[b * self.batch_size:(b + 1) * self.batch_size][self.rank::self.world_size]
+
+    def __iter__(self):
+        for batch in self.index_batches():
+            yield batch.tolist()
 
 
 def _tensor_batches(x: torch.Tensor, y: torch.Tensor, sampler: StepBatchSampler, device: torch.device):
-    """The batches of ``sampler`` from tensors, without a Python list per step: each epoch's
-    order goes to the data's device once, and a batch is a slice of it (no host round trip)."""
-    epoch, order = -1, None
-    for step in range(sampler.start, sampler.steps):
-        e, b = divmod(step, sampler.per_epoch)
-        if e != epoch:
-            epoch, order = e, _epoch_order(sampler.n, sampler.seed, e).to(x.device)
-        idx = order[b * sampler.batch_size:(b + 1) * sampler.batch_size][sampler.rank::sampler.world_size]
+    """The batches of ``sampler`` from tensors, indexed where the data lives."""
+    for idx in sampler.index_batches(x.device):
         yield x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
 
 

@@ -28,8 +28,8 @@ from .provenance import REPO_ROOT, device_name, provenance, utc_now
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, find_results, format_cell, load_runs,
                       load_weights, markdown_table, mean_std, run_id, save_weights_half, write_csv, write_json)
 from .schedules import ABLATION, ABLATION_CHANGES, SCHEDULES, Schedule, precision_name
-from .table1 import (DATA_SEED, PAPER_TABLE1, SUN_LIN_TABLE1, best_cells, how_obtained, is_full_length, is_gpu,
-                     run_cells, run_table1_cell, table1_data, write_table1)
+from .table1 import (DATA_SEED, PAPER_TABLE1, SUN_LIN_TABLE1, best_cells, how_obtained, images_seen, is_full_length,
+                     is_gpu, run_cells, run_table1_cell, table1_data, write_table1)
 
 __all__ = [
     "main", "register", "positive_int", "SUBCOMMANDS", "EXTERNAL_SUBCOMMANDS",
@@ -38,5 +38,5 @@ __all__ = [
     "format_cell", "write_csv", "markdown_table", "curves", "save_weights_half", "load_weights",
     "Schedule", "SCHEDULES", "ABLATION", "ABLATION_CHANGES", "precision_name",
     "PAPER_TABLE1", "SUN_LIN_TABLE1", "DATA_SEED", "table1_data", "run_table1_cell", "run_cells", "write_table1",
-    "best_cells", "how_obtained", "is_gpu", "is_full_length",
+    "best_cells", "how_obtained", "images_seen", "is_gpu", "is_full_length",
 ]

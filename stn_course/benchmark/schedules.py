@@ -9,6 +9,7 @@ import torch
 
 from .. import training
 
+
 @dataclass(frozen=True)
 class Schedule:
     """How long and how one Table 1 model trains (see :func:`stn_course.training.fit`)."""
@@ -84,6 +85,8 @@ SCHEDULES: dict[str, Schedule] = {
     "quick": Schedule("quick", steps=30, batch_size=32, optimizer="adam", lr=1e-3, schedule="cosine",
                       eval_every=15, train_subset=2_000, eval_subset=500),
 }
+
+
 def _ablation() -> dict[str, Schedule]:
     """The recipe built up one choice at a time from the old ``fast`` one, each at 3,000 steps
     of 128 (384k images), then three variations of the whole recipe; chapter 9 shows their runs.

@@ -118,6 +118,11 @@ def is_gpu(record: Mapping[str, Any]) -> bool:
     return str(record.get("device", "")).startswith("cuda")
 
 
+def images_seen(record: Mapping[str, Any]) -> int:
+    """Training images of a run (older records lack the field: steps × batch size)."""
+    return record.get("images_seen") or record["steps"] * record["batch_size"]
+
+
 def is_full_length(record: Mapping[str, Any]) -> bool:
     """True when a run trained for its named schedule's whole length (not ``--steps`` or ``--quick``)."""
     schedule = SCHEDULES.get(record["schedule"])
@@ -128,7 +133,7 @@ def how_obtained(rows: Sequence[Mapping[str, Any]]) -> str:
     """How a cell's runs were obtained, e.g. "CPU, efficient (full length: 1.28M images), 1 seed"."""
     r = rows[0]
     length = "full length" if is_full_length(r) else "short"
-    images = r.get("images_seen") or r["steps"] * r["batch_size"]
+    images = images_seen(r)
     seeds = len(rows)
     return (f"{'GPU' if is_gpu(r) else 'CPU'}, {r['schedule']} ({length}: {images / 1e6:.2g}M images), "
             f"{seeds} seed{'s' if seeds > 1 else ''}")
@@ -144,7 +149,7 @@ def best_cells(runs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[
 
     def rank(rows: list[Mapping[str, Any]]) -> tuple:
         r = rows[0]
-        return is_full_length(r), is_gpu(r), r.get("images_seen") or r["steps"] * r["batch_size"], len(rows)
+        return is_full_length(r), is_gpu(r), images_seen(r), len(rows)
 
     return {cell: max(by_group.values(), key=rank) for cell, by_group in groups.items()}
 
