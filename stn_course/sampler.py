@@ -2,25 +2,44 @@
 
 Each output pixel i reads the input U at its source point (x_i^s, y_i^s) through a sampling
 kernel k (eq. 3): ``V_i = Σ_n Σ_m U_nm k(x_i^s − m) k(y_i^s − n)``. The nearest kernel
-(eq. 4) picks one pixel; the bilinear kernel ``max(0, 1 − |d|)`` (eq. 5) blends four.
-:func:`bilinear` carries a hand-written backward pass, the paper's eqs. (6)–(7).
+(eq. 4) picks one pixel; the bilinear kernel ``max(0, 1 − |d|)`` (eq. 5) blends four; the
+bicubic kernel (Keys' cubic convolution with a = −0.75, as PyTorch) blends sixteen.
+:func:`bilinear` carries a hand-written backward pass, the paper's eqs. (6)–(7); the other
+kernels are differentiated by autograd through the same sum.
 
-All functions take the same arguments as ``torch.nn.functional.grid_sample`` and return
-the same values: ``input`` (N, C, H, W) or (N, C, D, H, W), ``grid`` (N, H_out, W_out, 2)
-or (N, D_out, H_out, W_out, 3) in normalised coordinates, ``padding_mode`` "zeros" or
-"border".
+:func:`grid_sample` is a drop-in for ``torch.nn.functional.grid_sample``: ``input`` (N, C, H, W)
+or (N, C, D, H, W), ``grid`` (N, H_out, W_out, 2) or (N, D_out, H_out, W_out, 3) in normalised
+coordinates, ``mode`` "bilinear", "nearest" or "bicubic" (2-D only), ``padding_mode`` "zeros",
+"border" or "reflection", ``align_corners``; same values and gradients, double backward
+(``create_graph=True``) included, for every size, N = 0 and C = 0, any memory layout. Where
+we differ, on purpose:
+
+* float16 and bfloat16 are computed in float32 and rounded once at the end (PyTorch's CUDA
+  kernels do the same; its CPU kernels compute in the reduced type itself and are off by up
+  to 0.15 in bfloat16 on a 28 × 28 warp);
+* a grid point whose coordinate is undefined after padding (NaN anywhere; ±inf unless border
+  padding clamps it, as PyTorch does for bilinear and nearest) gives NaN at its output pixel,
+  in every mode, and no gradient. PyTorch agrees for bilinear and bicubic with zero padding;
+  with nearest it returns 0 or an arbitrary pixel, and bilinear with border or reflection
+  padding crashes on NaN.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import torch
-from torch.autograd.function import once_differentiable
 
 from ._checks import check_choice, check_tensor
 
-PADDING_MODES = ("zeros", "border")
-MODES = ("bilinear", "nearest")
+PADDING_MODES = ("zeros", "border", "reflection")
+MODES = ("bilinear", "nearest", "bicubic")
+CUBIC_A = -0.75  # PyTorch's (and OpenCV's) bicubic convolution constant
+_REDUCED = (torch.float16, torch.bfloat16)
 
+
+# ----------------------------------------------------------------------------- coordinates
 
 def unnormalize(coord: torch.Tensor, size: int, align_corners: bool) -> torch.Tensor:
     """Normalised coordinate → pixel coordinate (centres at integers)."""
@@ -34,74 +53,134 @@ def _unnormalize_scale(size: int, align_corners: bool) -> float:
     return (size - 1) / 2 if align_corners else size / 2
 
 
-def _source_coords(grid: torch.Tensor, sizes: tuple[int, ...], padding_mode: str,
-                   align_corners: bool) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Pixel coordinates of each grid point per axis (x, y[, z]), and d(pixel)/d(grid) per axis."""
-    coords, slopes = [], []
-    for axis, size in enumerate(reversed(sizes)):  # grid holds x (W), y (H), z (D)
-        c = unnormalize(grid[..., axis], size, align_corners)
-        slope = torch.full_like(c, _unnormalize_scale(size, align_corners))
-        if padding_mode == "border":
-            # like PyTorch, the clip's gradient is zero where it clips *and on the borders*
-            inside = (c > 0) & (c < size - 1)
-            c = torch.where(inside, c, c.detach().clamp(0, size - 1))
-            slope = slope * inside
-        coords.append(c)
-        slopes.append(slope)
-    return coords, slopes
+def _clip(p: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Border padding: p clipped to [0, size − 1], and its slope (PyTorch counts the borders
+    themselves as clipped: slope 1 strictly inside, 0 elsewhere)."""
+    inside = (p > 0) & (p < size - 1)
+    return p.clamp(0, size - 1), inside.to(p.dtype)
 
 
-def _check_inputs(input: torch.Tensor, grid: torch.Tensor, padding_mode: str, dims: int) -> None:
-    check_tensor("input", input, floating=True)
-    check_tensor("grid", grid, floating=True)
-    check_choice("padding_mode", padding_mode, PADDING_MODES)
-    axes = "(N, C, H, W)" if dims == 2 else "(N, C, D, H, W)"
-    gaxes = "(N, H_out, W_out, 2)" if dims == 2 else "(N, D_out, H_out, W_out, 3)"
-    if input.dim() != dims + 2:
-        raise ValueError(f"input must have shape {axes}, got {tuple(input.shape)}")
-    if grid.dim() != dims + 2 or grid.shape[-1] != dims:
-        raise ValueError(f"grid must have shape {gaxes}, got {tuple(grid.shape)}")
-    if grid.shape[0] != input.shape[0]:
-        raise ValueError(f"grid's batch size {grid.shape[0]} must equal input's {input.shape[0]}")
-    if grid.dtype != input.dtype or grid.device != input.device:
-        raise TypeError(f"grid ({grid.dtype}, {grid.device}) must match input ({input.dtype}, {input.device})")
+def _reflect(p: torch.Tensor, size: int, align_corners: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reflection padding: p mirrored at the image's edges (the outer pixel edges, or the corner
+    pixels' centres with ``align_corners``) until it lies inside, and its slope (±1)."""
+    low, span = (0.0, size - 1.0) if align_corners else (-0.5, float(size))
+    if span == 0:
+        return torch.zeros_like(p), torch.zeros_like(p)
+    d = p - low
+    sign = torch.where(d < 0, -1.0, 1.0).to(p.dtype)
+    d = d.abs()
+    extra = torch.fmod(d, span)
+    odd = torch.floor(d / span).remainder(2) == 1  # reflected an odd number of times
+    return torch.where(odd, span - extra, extra) + low, torch.where(odd, -sign, sign)
 
 
-def _corner_table(coords: list[torch.Tensor], sizes: tuple[int, ...]):
-    """Flat indices, in-bounds masks and bilinear weights of the 2^d neighbours of each point.
+def _pad(p: torch.Tensor, size: int, padding_mode: str, align_corners: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel coordinates p after ``padding_mode`` ("border" or "reflection"), and d(result)/dp."""
+    slope = torch.ones_like(p)
+    if padding_mode == "reflection":
+        p, slope = _reflect(p, size, align_corners)
+    p, inside = _clip(p, size)
+    return p, slope * inside
 
-    Returns ``idx`` (N, 2^d, L) long, ``mask`` (N, 2^d, L) bool, ``w`` (N, 2^d, L) and the
-    fractional parts per axis. Corner j uses the upper neighbour on axis a when bit a of j is set.
+
+def _padded(g: torch.Tensor, size: int, padding_mode: str, align_corners: bool) -> torch.Tensor:
+    """Differentiable pixel coordinates of normalised coordinates g along one axis, after padding."""
+    p = unnormalize(g, size, align_corners)
+    if padding_mode == "zeros":
+        return p
+    value, slope = _pad(p.detach(), size, padding_mode, align_corners)
+    # the value of the padding, with its derivative (where-ing out the clipped points, which may be ±inf)
+    return value + torch.where(slope != 0, slope * (p - p.detach()), 0.0)
+
+
+def _undefined_points(grid: torch.Tensor, mode: str, padding_mode: str) -> torch.Tensor | None:
+    """(N, *out) bool: grid points whose coordinate is undefined after padding, or None if none are."""
+    if bool(torch.isfinite(grid.sum())):  # one cheap pass for the usual case
+        return None
+    keeps_inf = padding_mode == "border" and mode != "bicubic"  # border padding clamps ±inf
+    bad = grid.isnan().any(-1) if keeps_inf else ~torch.isfinite(grid).all(-1)
+    return bad if bool(bad.any()) else None
+
+
+# ----------------------------------------------------------------------------- any kernel, any dims
+
+def _cubic_weights(t: torch.Tensor) -> list[torch.Tensor]:
+    """Keys' cubic convolution weights of the taps at −1, 0, 1, 2 for a fractional position t."""
+    a = CUBIC_A
+
+    def near(d):  # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):  # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _axis_taps(p: torch.Tensor, size: int, mode: str, padding_mode: str,
+               align_corners: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The 1-D kernel's taps at pixel coordinates p (N, L): a list of (index long, weight), the
+    weight zero where the tap falls outside the image."""
+    if mode == "nearest":  # rounds half to even, like PyTorch; the weight has zero gradient
+        positions, weights = [torch.round(p.detach())], [(p - p.detach()) * 0 + 1]
+    else:
+        low = p.detach().floor()
+        t = p - low
+        offsets, weights = ((0, 1), [1 - t, t]) if mode == "bilinear" else ((-1, 0, 1, 2), _cubic_weights(t))
+        positions = [low + k for k in offsets]
+        if mode == "bicubic" and padding_mode != "zeros":  # bicubic pads each tap, not the point
+            positions = [_pad(q, size, padding_mode, align_corners)[0] for q in positions]
+    taps = []
+    for q, w in zip(positions, weights):
+        inside = (q >= 0) & (q <= size - 1)
+        taps.append((q.clamp(0, size - 1).long(), w * inside))
+    return taps
+
+
+def _separable(input: torch.Tensor, grid: torch.Tensor, mode: str, padding_mode: str,
+               align_corners: bool) -> torch.Tensor:
+    """Eq. (3) for a separable kernel, differentiable by autograd (also twice), 2-D or 3-D.
+
+    input (N, C, *S), grid (N, *S_out, d) → (N, C, *S_out). Sums, over every combination of
+    one tap per axis, the tap's pixel times the product of the taps' weights.
     """
-    n = coords[0].shape[0]
-    lows = [c.floor() for c in coords]
-    fracs = [c - lo for c, lo in zip(coords, lows)]
-    dims = len(coords)
-    strides = [1]
-    for size in reversed(sizes[1:]):  # x stride 1, y stride W, z stride H*W
-        strides.append(strides[-1] * size)
-    idx, mask, w = [], [], []
-    for corner in range(2 ** dims):
-        flat, ok, weight = 0, True, 1
-        for a in range(dims):
-            up = (corner >> a) & 1
-            pos = lows[a].long() + up
-            size = sizes[dims - 1 - a]
-            ok = ok & (pos >= 0) & (pos < size)
-            flat = flat + pos.clamp(0, size - 1) * strides[a]
-            weight = weight * (fracs[a] if up else 1 - fracs[a])
-        idx.append(flat.reshape(n, -1))
-        mask.append(ok.reshape(n, -1))
-        w.append(weight.reshape(n, -1))
-    return torch.stack(idx, 1), torch.stack(mask, 1), torch.stack(w, 1), fracs
+    n, c, *sizes = input.shape
+    flat = input.reshape(n, c, math.prod(sizes))  # explicit sizes: N or C may be 0
+    points = math.prod(grid.shape[1:-1])
+    per_axis, stride = [], 1
+    for axis, size in enumerate(reversed(sizes)):  # the grid holds x (W), y (H), z (D)
+        coord = unnormalize(grid[..., axis], size, align_corners) if mode == "bicubic" else \
+            _padded(grid[..., axis], size, padding_mode, align_corners)
+        taps = _axis_taps(coord.reshape(n, points), size, mode, padding_mode, align_corners)
+        per_axis.append([(q * stride, w) for q, w in taps])
+        stride *= size
+    out = None
+    for combo in itertools.product(*per_axis):
+        idx = sum(q for q, _ in combo)  # (N, L)
+        weight = math.prod(w for _, w in combo)
+        term = flat.gather(2, idx.unsqueeze(1).expand(n, c, -1)) * weight.unsqueeze(1)
+        out = term if out is None else out + term
+    return out.reshape(n, c, *grid.shape[1:-1])
 
 
-def _gather_corners(input: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """Values of the corners: input (N, C, *S), idx (N, K, L) → (N, C, K, L)."""
-    n, c = input.shape[:2]
-    k, l = idx.shape[1:]
-    flat = input.reshape(n, c, -1)
-    return flat.gather(2, idx.reshape(n, 1, k * l).expand(n, c, k * l)).view(n, c, k, l)
+# ----------------------------------------------------------------------------- bilinear by hand
+
+def _bilinear_axis(g: torch.Tensor, size: int, padding_mode: str, align_corners: bool):
+    """Pixel coordinates of g (N, L) along one axis: (floor, fraction, d(pixel)/d(g)).
+
+    Zero padding clamps into [−1, size] (the frame of zeros); a clamped point is wholly
+    outside the image and gets zero slope.
+    """
+    p = unnormalize(g, size, align_corners)
+    scale = _unnormalize_scale(size, align_corners)
+    if padding_mode == "zeros":
+        slope = ((p >= -1) & (p <= size)).to(p.dtype).mul_(scale)
+        p = p.clamp_(-1, size)
+    else:
+        p, slope = _pad(p, size, padding_mode, align_corners)
+        slope = slope.mul_(scale)
+    low = p.floor()
+    return low, p.sub_(low), slope  # fraction in [0, 1)
 
 
 class _Bilinear(torch.autograd.Function):
@@ -124,21 +203,12 @@ class _Bilinear(torch.autograd.Function):
         n, c, h, w = input.shape
         padded = torch.nn.functional.pad(input, (1, 2, 1, 2))
         wp = w + 3
-        frac, slope, low = [], [], []
-        for size, g in ((w, grid[..., 0]), (h, grid[..., 1])):
-            p = unnormalize(g.reshape(n, -1), size, align_corners)
-            lo, hi = (0, size - 1) if padding_mode == "border" else (-1, size)
-            # border: PyTorch counts the borders themselves as clipped (zero gradient)
-            inside = (p > lo) & (p < hi) if padding_mode == "border" else (p >= lo) & (p <= hi)
-            slope.append(inside.to(p.dtype).mul_(_unnormalize_scale(size, align_corners)))
-            p = p.clamp_(lo, hi)
-            low.append(p.floor())
-            frac.append(p.sub_(low[-1]))  # fractional part, in [0, 1)
-        fx, fy = frac
+        (lx, fx, sx), (ly, fy, sy) = (_bilinear_axis(grid[..., a].reshape(n, -1), size, padding_mode, align_corners)
+                                      for a, size in ((0, w), (1, h)))
         # flat index of the top-left neighbour in the padded image; float arithmetic is exact
         # below 2**24, past that it runs in float64
-        exact = low[0].dtype if padded[0, 0].numel() < 2 ** 24 else torch.float64
-        idx = low[1].to(exact).add_(1).mul_(wp).add_(low[0]).add_(1).long().unsqueeze(1)  # (N, 1, L)
+        exact = lx.dtype if padded.shape[2] * wp < 2 ** 24 else torch.float64
+        idx = ly.to(exact).add_(1).mul_(wp).add_(lx).add_(1).long().unsqueeze(1)  # (N, 1, L)
         flat = padded.reshape(n, c, -1)
         index = idx.expand(n, c, -1)
         v00, v10, v01, v11 = (flat[:, :, k:].gather(2, index) for k in (0, 1, wp, wp + 1))
@@ -148,15 +218,18 @@ class _Bilinear(torch.autograd.Function):
         dx_bottom = v11.sub_(v01)
         dy = v01.addcmul_(fx_, dx_bottom).sub_(top)  # bottom row minus top row
         out = torch.addcmul(top, fy_, dy)
-        ctx.save_for_backward(idx, fx, fy, slope[0], slope[1], dx_top, dx_bottom, dy)
-        ctx.shapes = (input.shape, padded.shape)
+        ctx.save_for_backward(idx, fx, fy, sx, sy, dx_top, dx_bottom, dy, input, grid)
+        ctx.settings = (padding_mode, align_corners, padded.shape)
         return out.view(n, c, *grid.shape[1:3])
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out: torch.Tensor):
-        idx, fx, fy, sx, sy, dx_top, dx_bottom, dy = ctx.saved_tensors
-        (n, c, h, w), padded_shape = ctx.shapes
+        idx, fx, fy, sx, sy, dx_top, dx_bottom, dy, input, grid = ctx.saved_tensors
+        padding_mode, align_corners, padded_shape = ctx.settings
+        if torch.is_grad_enabled():  # create_graph=True: differentiate the same sum by autograd
+            return _differentiable_backward(input, grid, grad_out, padding_mode, align_corners,
+                                            ctx.needs_input_grad[:2])
+        n, c, h, w = input.shape
         wp = w + 3
         g = grad_out.reshape(n, c, -1)
         fx_, fy_ = fx.unsqueeze(1), fy.unsqueeze(1)
@@ -182,6 +255,59 @@ class _Bilinear(torch.autograd.Function):
         return grad_input, grad_grid, None, None
 
 
+def _differentiable_backward(input, grid, grad_out, padding_mode, align_corners, needs):
+    """Gradients of the bilinear sum that autograd can differentiate again (double backward)."""
+    wanted = [t for t, need in zip((input, grid), needs) if need]
+    with torch.enable_grad():
+        out = _separable(input, grid, "bilinear", padding_mode, align_corners)
+        grads = iter(torch.autograd.grad(out, wanted, grad_out, create_graph=True, allow_unused=True))
+    return (*(next(grads) if need else None for need in needs), None, None)
+
+
+# ----------------------------------------------------------------------------- public functions
+
+def _check_inputs(input: torch.Tensor, grid: torch.Tensor, mode: str, padding_mode: str) -> int:
+    """Check the arguments of :func:`grid_sample`; return the number of spatial dimensions."""
+    check_tensor("input", input, floating=True)
+    check_tensor("grid", grid, floating=True)
+    check_choice("mode", mode, MODES)
+    check_choice("padding_mode", padding_mode, PADDING_MODES)
+    if input.dim() not in (4, 5):
+        raise ValueError(f"input must have shape (N, C, H, W) or (N, C, D, H, W), got {tuple(input.shape)}")
+    dims = input.dim() - 2
+    if mode == "bicubic" and dims == 3:
+        raise ValueError("mode 'bicubic' needs a 4-D input (N, C, H, W), got a 5-D one")
+    if 0 in input.shape[2:]:
+        raise ValueError(f"input must have non-empty spatial dimensions, got {tuple(input.shape)}")
+    gaxes = "(N, H_out, W_out, 2)" if dims == 2 else "(N, D_out, H_out, W_out, 3)"
+    if grid.dim() != dims + 2 or grid.shape[-1] != dims:
+        raise ValueError(f"grid must have shape {gaxes} for this input, got {tuple(grid.shape)}")
+    if grid.shape[0] != input.shape[0]:
+        raise ValueError(f"grid's batch size {grid.shape[0]} must equal input's {input.shape[0]}")
+    if grid.dtype != input.dtype or grid.device != input.device:
+        raise TypeError(f"grid ({grid.dtype}, {grid.device}) must match input ({input.dtype}, {input.device})")
+    return dims
+
+
+def _sample(input: torch.Tensor, grid: torch.Tensor, mode: str, padding_mode: str,
+            align_corners: bool) -> torch.Tensor:
+    """The checked arguments' sample: float32 for float16/bfloat16, NaN at undefined points."""
+    dtype = input.dtype
+    if dtype in _REDUCED:
+        input, grid = input.float(), grid.float()
+    bad = _undefined_points(grid, mode, padding_mode)
+    if bad is not None:
+        grid = grid.masked_fill(bad.unsqueeze(-1), 0.0)
+    fast = mode == "bilinear" and input.dim() == 4 and input.shape[0] * input.shape[1] * grid[..., 0].numel() > 0
+    if fast:
+        out = _Bilinear.apply(input, grid, padding_mode, align_corners)
+    else:
+        out = _separable(input, grid, mode, padding_mode, align_corners)
+    if bad is not None:
+        out = out.masked_fill(bad.unsqueeze(1), math.nan)
+    return out.to(dtype)
+
+
 def bilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
              align_corners: bool = False) -> torch.Tensor:
     """Bilinear sampling (eq. 5) with a hand-written backward (eqs. 6–7).
@@ -192,8 +318,9 @@ def bilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros
     Returns:
         (N, C, H_out, W_out).
     """
-    _check_inputs(input, grid, padding_mode, 2)
-    return _Bilinear.apply(input, grid, padding_mode, align_corners)
+    if check_tensor("input", input).dim() != 4:
+        raise ValueError(f"input must have shape (N, C, H, W), got {tuple(input.shape)}")
+    return grid_sample(input, grid, "bilinear", padding_mode, align_corners)
 
 
 def nearest(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
@@ -203,14 +330,21 @@ def nearest(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros"
     Rounds half to even, like PyTorch. The gradient to the grid is zero almost everywhere,
     so a network cannot learn θ through this kernel; the input still gets its gradient.
     """
-    _check_inputs(input, grid, padding_mode, 2)
-    n, c, h, w = input.shape
-    (ix, iy), _ = _source_coords(grid.detach(), (h, w), padding_mode, align_corners)
-    xr, yr = torch.round(ix).long(), torch.round(iy).long()
-    ok = ((xr >= 0) & (xr < w) & (yr >= 0) & (yr < h)).reshape(n, 1, -1)
-    idx = (yr.clamp(0, h - 1) * w + xr.clamp(0, w - 1)).reshape(n, 1, -1)
-    out = _gather_corners(input, idx)[:, :, 0] * ok
-    return out.view(n, c, *grid.shape[1:3])
+    if check_tensor("input", input).dim() != 4:
+        raise ValueError(f"input must have shape (N, C, H, W), got {tuple(input.shape)}")
+    return grid_sample(input, grid, "nearest", padding_mode, align_corners)
+
+
+def bicubic(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
+            align_corners: bool = False) -> torch.Tensor:
+    """Bicubic sampling: (N, C, H, W) → (N, C, H_out, W_out), 4 × 4 pixels per output point.
+
+    The kernel is Keys' cubic convolution with a = −0.75, ``k(d) = (a+2)|d|³ − (a+3)|d|² + 1``
+    for |d| ≤ 1 and ``a|d|³ − 5a|d|² + 8a|d| − 4a`` for 1 < |d| < 2. As in PyTorch, the padding
+    applies to each of the 16 pixels read rather than to the point, and the result may
+    overshoot the input's range.
+    """
+    return grid_sample(input, grid, "bicubic", padding_mode, align_corners)
 
 
 def trilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
@@ -219,26 +353,17 @@ def trilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zero
 
     The same kernel as :func:`bilinear` along three axes; its gradients come from autograd.
     """
-    _check_inputs(input, grid, padding_mode, 3)
-    n, c, d, h, w = input.shape
-    coords, _ = _source_coords(grid, (d, h, w), padding_mode, align_corners)
-    idx, mask, weight, _ = _corner_table(coords, (d, h, w))
-    values = _gather_corners(input, idx) * mask.unsqueeze(1)
-    out = (values * weight.unsqueeze(1)).sum(2)
-    return out.view(n, c, *grid.shape[1:4])
+    if check_tensor("input", input).dim() != 5:
+        raise ValueError(f"input must have shape (N, C, D, H, W), got {tuple(input.shape)}")
+    return grid_sample(input, grid, "bilinear", padding_mode, align_corners)
 
 
 def grid_sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",
                 padding_mode: str = "zeros", align_corners: bool = False) -> torch.Tensor:
     """Drop-in for ``torch.nn.functional.grid_sample`` built on this module's kernels.
 
-    ``mode="bilinear"`` on a 5-D input is trilinear, as in PyTorch.
+    ``mode="bilinear"`` on a 5-D input is trilinear, as in PyTorch; "bicubic" is 2-D only.
+    See the module's docstring for float16/bfloat16 and non-finite grids.
     """
-    check_choice("mode", mode, MODES)
-    check_tensor("input", input, floating=True)
-    if input.dim() == 5:
-        if mode != "bilinear":
-            raise ValueError(f"mode must be 'bilinear' for 5-D input, got {mode!r}")
-        return trilinear(input, grid, padding_mode, align_corners)
-    kernel = bilinear if mode == "bilinear" else nearest
-    return kernel(input, grid, padding_mode, align_corners)
+    _check_inputs(input, grid, mode, padding_mode)
+    return _sample(input, grid, mode, padding_mode, align_corners)
