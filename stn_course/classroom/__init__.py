@@ -33,8 +33,12 @@ from .chapters import (BEGIN_HIDDEN, BEGIN_SOLUTION, CHECK_TAG, CODE_STUB_COMMEN
                        chapter_paths, directives, has_exercises, is_check_cell, is_hidden_cell,
                        is_solution_cell, problems, read_chapter)
 from .cli import main
-from .grading import CSV_FIELDS, PRELOAD, Score, grade, student_names, write_csv
-from .kernel import CellResult, Kernel, kernel_env
+from .assignments import Submission, check_chapters, find_submissions, read_manifest, read_roster, unlisted
+from .grading import PRELOAD, Setup, grade_class, grade_submission
+from .kernel import CellResult, Kernel, kernel_env, sandbox_env
+from .reports import CSV_FIELDS, Score, merge_csv, read_csv, totals, write_csv, write_feedback
+from .sandbox import Limits, Sandbox, Workspace, find_sandbox
+from .trusted import Hidden, Verdict, load_references
 from .sphinx import build_student_book, setup, student_book_config
 from .student import (leaks, remove_hidden_tests, stub_message, stub_source, student_notebook,
                       write_student_notebooks)
@@ -50,9 +54,12 @@ __all__ = [
     # student notebooks
     "stub_source", "remove_hidden_tests", "stub_message", "student_notebook", "leaks",
     "write_student_notebooks",
-    # kernel, grading, verification
-    "CellResult", "kernel_env", "Kernel",
-    "Score", "CSV_FIELDS", "PRELOAD", "student_names", "grade", "write_csv",
+    # the class, the sandbox, the kernel, trusted checks, grading and its reports
+    "Submission", "read_roster", "read_manifest", "check_chapters", "find_submissions", "unlisted",
+    "Limits", "Sandbox", "Workspace", "find_sandbox", "CellResult", "kernel_env", "sandbox_env", "Kernel",
+    "Hidden", "Verdict", "load_references", "PRELOAD", "Setup", "grade_submission", "grade_class",
+    "Score", "CSV_FIELDS", "write_csv", "read_csv", "merge_csv", "write_feedback", "totals",
+    # verification
     "Verification", "cell_names", "needed_cells", "verify",
     # the exercise list, the student edition (``setup``: the Sphinx extension), the command line
     "exercise_table", "setup", "student_book_config", "build_student_book", "main",

@@ -1,17 +1,22 @@
-"""The command line: ``python -m stn_course.classroom student|grade|exercises|verify|student-book``."""
+"""The command line: ``python -m stn_course.classroom student|grade|merge|exercises|verify|student-book``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .chapters import chapter_paths
-from .grading import PRELOAD, grade, write_csv
+from .assignments import check_chapters, find_submissions, read_manifest, read_roster, unlisted
+from .chapters import chapter_paths, read_chapter
+from .grading import PRELOAD, Setup, grade_class
+from .reports import merge_csv, totals, write_csv, write_feedback
+from .sandbox import Sandbox, find_sandbox
 from .sphinx import build_student_book
 from .student import write_student_notebooks
 from .table import exercise_table
+from .trusted import load_references
 from .verification import verify
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,18 +26,35 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("student", help="write student notebooks (solutions replaced by stubs)")
     s.add_argument("chapters", nargs="+", type=Path)
     s.add_argument("--out", type=Path, required=True, help="folder for the student notebooks")
-    g = sub.add_parser("grade", help="execute submitted notebooks and write a grades CSV")
-    g.add_argument("submissions", nargs="+", type=Path,
-                   help="notebooks, e.g. submissions/<student>/<chapter>.ipynb")
-    g.add_argument("--out", type=Path, required=True, help="CSV file to write")
-    g.add_argument("--source", type=Path, default=Path("book"),
-                   help="folder with the instructor's chapters (check cells come from there)")
+    g = sub.add_parser("grade", help="grade a class's submissions in sandboxed kernels; write a CSV and feedback files")
+    g.add_argument("--submissions", type=Path, required=True,
+                   help="folder of <learner>/<chapter>.ipynb (or nbgrader's <learner>/<assignment>/<chapter>.ipynb)")
+    g.add_argument("--roster", type=Path, help="CSV of learners (column id, student, username or login); "
+                   "without it, the folders in --submissions")
+    g.add_argument("--chapter", action="append", default=[], help="a chapter to grade, e.g. 04_sampler (repeatable)")
+    g.add_argument("--manifest", type=Path, help='class manifest (JSON/YAML): {"assignments": {"ps1": [chapters]}}')
+    g.add_argument("--assignment", help="grade only this assignment of the manifest")
+    g.add_argument("--out", type=Path, required=True, help="the class CSV to write")
+    g.add_argument("--feedback", type=Path, help="folder for one feedback file per learner (default: feedback/ "
+                   "beside --out)")
+    g.add_argument("--source", type=Path, default=Path("book"), help="the instructor's chapters (default book/)")
+    g.add_argument("--references", type=Path, default=Path("instructor"),
+                   help="the instructor's reference solutions (default instructor/)")
     g.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     g.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
+    g.add_argument("--output-limit", type=int, default=1_000_000, help="bytes of output per cell (default 1e6)")
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
+    g.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                   help="grade only the I-th of N slices of the roster (0-based), to merge later")
+    g.add_argument("--seed", type=int, help="seed of the hidden inputs (default: fresh each run)")
+    g.add_argument("--require-sandbox", action="store_true", help="refuse to grade without bubblewrap")
+    g.add_argument("--no-sandbox", action="store_true", help="grade without isolation (the grades say so)")
     g.add_argument("--full", action="store_true", help="do not force quick mode in the kernels")
     g.add_argument("--preload", default=PRELOAD,
                    help="code run in each kernel before its clock starts (default: the course's imports)")
+    m = sub.add_parser("merge", help="merge the CSVs of grading shards")
+    m.add_argument("parts", nargs="+", type=Path)
+    m.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("exercises", help="print the exercise list as a Markdown table")
     e.add_argument("chapters", nargs="*", type=Path)
     v = sub.add_parser("verify", help="check a chapter's exercises: stubs fail, reference passes")
@@ -45,6 +67,72 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 0/2, got {text!r}") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"expected 0 <= I < N, got {text!r}")
+    return i, n
+
+
+def _chapters(args) -> list[str]:
+    chapters = list(args.chapter)
+    if args.manifest:
+        assignments = read_manifest(args.manifest)
+        if args.assignment and args.assignment not in assignments:
+            raise ValueError(f"assignment {args.assignment!r} is not in {args.manifest} "
+                             f"(it has {', '.join(assignments)})")
+        for name, listed in assignments.items():
+            if args.assignment in (None, name):
+                chapters += listed
+    return list(dict.fromkeys(chapters))
+
+
+def _grade(args) -> int:
+    """``grade``: the roster × the chapters, graded in sandboxes; the CSV, feedback files and a summary."""
+    try:
+        references = load_references(args.references)
+        known = [c for c in references if (args.source / f"{c}.ipynb").is_file()]
+        chapters = _chapters(args)
+        check_chapters(chapters, known)
+        if args.roster:
+            students, notes = read_roster(args.roster)
+        else:
+            students = unlisted(args.submissions, [])
+            notes = ["no roster: only learners with a folder in the submissions are graded"]
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(None, reason="--no-sandbox was given") if args.no_sandbox else find_sandbox()
+    if not sandbox.isolated:
+        print(f"WARNING: grading WITHOUT a sandbox: {sandbox.reason}. The learners' code can read and change "
+              "everything you can.", file=sys.stderr)
+        if args.require_sandbox:
+            return 2
+    for note in [*notes, *(f"not on the roster (not graded): {s}" for s in unlisted(args.submissions, students))]:
+        print(f"note: {note}", file=sys.stderr)
+    i, n = args.shard
+    mine = students[i::n]
+    setup = Setup({c: read_chapter(args.source / f"{c}.ipynb") for c in chapters}, references, sandbox,
+                  timeout=args.timeout, cell_timeout=args.cell_timeout, output_limit=args.output_limit,
+                  quick=not args.full, preload=args.preload)
+    if args.seed is not None:
+        setup.seed = args.seed
+    subs = find_submissions(args.submissions, mine, chapters)
+    t0 = time.monotonic()
+    scores = grade_class(subs, setup, jobs=args.jobs)
+    write_csv(scores, args.out)
+    folder = write_feedback(scores, args.feedback or args.out.parent / "feedback")
+    for (student, chapter), (got, most) in totals(scores).items():
+        print(f"{student:20s} {chapter:28s} {got:g}/{most:g}")
+    print(f"sandbox: {sandbox.description}")
+    print(f"graded {len(subs)} notebooks of {len(mine)} learners in {time.monotonic() - t0:.0f} s; wrote {args.out} "
+          f"and {len(folder)} feedback files in {folder[0].parent if folder else '-'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "student":
@@ -52,22 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {target}")
         return 0
     if args.command == "grade":
-        missing = [str(p) for p in args.submissions if not p.is_file()]
-        if missing:
-            print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
-            return 2
-        scores = grade(args.submissions, source_dir=args.source, timeout=args.timeout,
-                       cell_timeout=args.cell_timeout, jobs=args.jobs, quick=not args.full,
-                       preload=args.preload)
-        write_csv(scores, args.out)
-        totals: dict[tuple[str, str], list[float]] = {}
-        for s in scores:
-            t = totals.setdefault((s.student, s.chapter), [0.0, 0.0])
-            t[0] += s.points
-            t[1] += s.max
-        for (student, chapter), (got, most) in sorted(totals.items()):
-            print(f"{student:20s} {chapter:28s} {got:g}/{most:g}")
-        print(f"wrote {args.out}")
+        return _grade(args)
+    if args.command == "merge":
+        scores = merge_csv(args.parts, args.out)
+        print(f"wrote {args.out} ({len(scores)} rows from {len(args.parts)} files)")
         return 0
     if args.command == "exercises":
         print(exercise_table(args.chapters or chapter_paths("book")))

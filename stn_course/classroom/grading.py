@@ -1,236 +1,241 @@
-"""Grading submissions: each notebook runs in its own kernel with the instructor's checks; scores go to CSV."""
+"""Grading a class: each submission runs in its own sandboxed kernel; its functions are judged by trusted checks.
+
+For one learner and chapter: the submitted notebook (read before any learner's code runs) is
+copied into a throwaway workspace; its code cells, without the check cells, run top to bottom
+in a fresh kernel inside the sandbox, under a limit per cell and per notebook; then, for each
+exercise, the kernel calls the learner's function on inputs drawn in the grader and the
+grader compares what came back with its own reference answers (:mod:`.trusted`). A cell that
+ignores its interrupt or kills the kernel costs only itself: the kernel is restarted, the cells
+that ran before are run again, and grading goes on.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import csv
-import os
+import re
+import secrets
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbformat import NotebookNode
 
-from .chapters import Chapter, Exercise, _nbgrader, _shorten, read_chapter
-from .kernel import CellResult, Kernel, kernel_env
+from .assignments import Submission
+from .chapters import Chapter, is_check_cell, is_hidden_cell
+from .kernel import CellResult, Kernel, sandbox_env
+from .reports import Score
+from .sandbox import Sandbox, Workspace, find_sandbox
+from .student import remove_hidden_tests
+from .trusted import Hidden, Verdict, draw, harness, judge, read_outputs, write_inputs
 
-@dataclass
-class Score:
-    """One row of the grades table."""
+__all__ = ["PRELOAD", "Setup", "grade_submission", "grade_class"]
 
-    student: str
-    chapter: str
-    exercise: str
-    points: float
-    max: float
-    feedback: str
-
-
-CSV_FIELDS = ["student", "chapter", "exercise", "points", "max", "feedback"]
 PRELOAD = "import stn_course.exercises, stn_course.config"  # loads torch before the clock starts
 
 
-def student_names(paths: Sequence[Path]) -> list[str]:
-    """Who submitted each notebook: the first folder below the submissions' common folder.
+@dataclass
+class Setup:
+    """Everything a grading run shares: the instructor's chapters and references, the sandbox, the limits."""
 
-    ``submissions/alice/04_sampler.ipynb`` → ``alice`` (nbgrader's
-    ``submitted/alice/ps1/04_sampler.ipynb`` too); files side by side in one folder are
-    named by their file name; a single file by its folder.
-    """
-    paths = [Path(p).resolve() for p in paths]
-    if len(paths) == 1:
-        return [paths[0].parent.name]
-    root = Path(os.path.commonpath([p.parent for p in paths]))
-    names = []
-    for p in paths:
-        rel = p.relative_to(root)
-        names.append(rel.parts[0] if len(rel.parts) >= 2 else p.stem)
-    return names
+    chapters: dict[str, Chapter]
+    references: dict[str, dict[str, Hidden]]
+    sandbox: Sandbox = field(default_factory=find_sandbox)
+    timeout: float = 600
+    cell_timeout: float = 120
+    output_limit: int = 1_000_000
+    quick: bool = True
+    preload: str = PRELOAD
+    seed: int = field(default_factory=lambda: secrets.randbits(62))
+    _drawn: dict = field(default_factory=dict, repr=False)
 
+    def hidden(self, chapter: str) -> list[tuple[str, float, Hidden]]:
+        """(label, points, trusted check) of each graded exercise of a chapter."""
+        source = self.chapters[chapter]
+        out = []
+        for label, ex in source.exercises.items():
+            if not (ex.checks or ex.hidden):
+                continue  # an open question
+            spec = self.references.get(chapter, {}).get(label)
+            if spec is None:
+                raise ValueError(f"references: chapter {chapter} has no trusted check for exercise {label!r}")
+            out.append((label, ex.points, spec))
+        return out
 
-def _assemble(submission: NotebookNode, source: Chapter | None) -> tuple[NotebookNode, Chapter]:
-    """The notebook to execute: the submission with its check cells taken from the source.
-
-    Learners may not change what grades them: every locked cell of the source (check cells)
-    replaces the submitted cell with the same ``grade_id``, and hidden test cells come back
-    right after their exercise's last check.
-    """
-    nb = copy.deepcopy(submission)
-    if source is None:
-        return nb, read_chapter(nb)
-    locked = {}
-    for i, cell in enumerate(source.nb.cells):
-        nbg = _nbgrader(cell)
-        if nbg.get("locked") and nbg.get("grade_id") and source.roles[i] in ("check", "hidden"):
-            locked[nbg["grade_id"]] = cell
-    cells = []
-    for cell in nb.cells:
-        gid = _nbgrader(cell).get("grade_id")
-        if gid in locked:
-            cell = copy.deepcopy(locked[gid])
-            cell.outputs, cell.execution_count = [], None
-        cells.append(cell)
-    for ex in source.exercises.values():
-        if not ex.hidden:
-            continue
-        hidden_cells = [copy.deepcopy(source.nb.cells[i]) for i in ex.hidden]
-        check_ids = {_nbgrader(source.nb.cells[i]).get("grade_id") for i in ex.checks}
-        where = max((k for k, c in enumerate(cells) if _nbgrader(c).get("grade_id") in check_ids),
-                    default=len(cells) - 1)
-        cells[where + 1:where + 1] = hidden_cells
-    nb.cells = cells
-    return nb, read_chapter(nb)
+    def cases(self, chapter: str, label: str, spec: Hidden):
+        """The hidden inputs and reference answers of an exercise, drawn once per run."""
+        key = (chapter, label)
+        if key not in self._drawn:
+            self._drawn[key] = draw(spec, (self.seed + zlib.crc32(f"{chapter}/{label}".encode())) % 2**62)
+        return self._drawn[key]
 
 
-def _describe_failure(r: CellResult) -> str:
-    return "ran past its time limit" if r.status == "timeout" else f"raised {r.ename}: {r.evalue}"
+def _code_cells(nb, source: Chapter) -> list[tuple[int, str]]:
+    """The submission's code cells to run, numbered as the learner sees them: all but the check cells."""
+    visible_checks = {remove_hidden_tests(source.nb.cells[i].source).strip()
+                      for ex in source.exercises.values() for i in ex.checks}
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    return [(n, c.source) for n, c in enumerate(code, 1) if c.source.strip()
+            and not (is_check_cell(c) or is_hidden_cell(c) or c.source.strip() in visible_checks)]
 
 
-def _feedback(result: CellResult, solution_results: list[CellResult],
-              earlier: tuple[int, CellResult] | None = None) -> str:
-    broken = next((r for r in solution_results if r.status in ("error", "timeout")), None)
-    prefix = ""
-    if earlier is not None and result.status != "ok":
-        prefix = f"an earlier cell (code cell {earlier[0] + 1}) {_describe_failure(earlier[1])}; "
-    if broken is not None and broken.ename != "NotImplementedError":
-        prefix += f"your code cell {_describe_failure(broken)}; "
-    if result.status == "ok":
-        lines = [line.strip() for line in result.stdout.strip().splitlines() if line.strip()]
-        return prefix + (_shorten(" ".join(lines), 300) or "passed")
-    if result.status == "timeout":
-        return (prefix + f"time limit: the check did not finish within {result.limit:.0f} s "
-                "(an endless loop?); the kernel was interrupted")
-    if result.status == "dead":
-        return prefix + "the kernel died while checking (out of memory?)"
-    if result.status == "not-run":
-        return prefix + "not run: the notebook had used up its time limit before this check"
-    if result.ename == "ExerciseFailed":
-        return prefix + result.evalue
-    if result.ename == "NotImplementedError":
-        return prefix + "not attempted yet: the code still raises NotImplementedError"
-    if result.ename == "NameError":
-        return (prefix + f"NameError: {result.evalue} — define it by running your code cell "
-                "of this exercise (without errors) before the check")
-    return prefix + f"the check raised {result.ename}: {result.evalue}"
+class _Run:
+    """One submission's kernel: runs cells, recovers from stuck and dead kernels, keeps notes."""
 
+    def __init__(self, kernel: Kernel, setup: Setup):
+        self.kernel, self.setup = kernel, setup
+        self.ran_ok: list[str] = []
+        self.results: list[CellResult] = []
+        self.notes: list[str] = []
 
-def _earlier_failure(nb: NotebookNode, chapter: Chapter, results: list[CellResult],
-                     before: int) -> tuple[int, CellResult] | None:
-    """The first failed plain (non-exercise) code cell before cell ``before``, numbered among code cells."""
-    code_number = 0
-    for i, cell in enumerate(nb.cells[:before]):
-        if cell.cell_type != "code":
-            continue
-        if chapter.roles[i] == "plain" and results[i].status in ("error", "timeout", "dead"):
-            return code_number, results[i]
-        code_number += 1
-    return None
+    async def start(self) -> None:
+        await self.kernel.start()
+        if self.setup.preload:  # library imports are not the learner's time
+            await self.kernel.run(self.setup.preload, max(120.0, self.setup.timeout))
 
+    async def recover(self) -> None:
+        """A fresh kernel in the state the cells that ran well left (their time is not counted)."""
+        await self.kernel.stop()
+        await self.start()
+        for source in self.ran_ok:
+            await self.kernel.run(source, self.setup.cell_timeout)
 
-async def _grade_notebook(path: Path, student: str, source_dir: Path | None, *, timeout: float,
-                          cell_timeout: float, quick: bool, preload: str) -> list[Score]:
-    try:
-        submission = nbformat.read(path, as_version=4)
-    except Exception as err:  # unreadable submission: nothing can be scored
-        submission, read_error = None, f"could not read the notebook: {type(err).__name__}: {err}"
-    else:
-        read_error = None
-    chapter_name = (submission.metadata.get("stn_course", {}).get("chapter") if submission else None) \
-        or path.stem
-    source_path = source_dir / f"{chapter_name}.ipynb" if source_dir else None
-    source = read_chapter(source_path) if source_path and source_path.exists() else None
-    if submission is None:
-        exercises = source.exercises.values() if source else [Exercise("(notebook)", points=0)]
-        return [Score(student, chapter_name, ex.label, 0, ex.points, read_error) for ex in exercises]
-    nb, chapter = _assemble(submission, source)
-    reference = source or chapter
-    results = [CellResult() for _ in nb.cells]
-    deadline = None
-    cwd = (source_path.parent if source else path.parent).resolve()
-    try:
-        async with Kernel(cwd, kernel_env(quick)) as kernel:
-            if preload:  # library imports are not the learner's time
-                await kernel.run(preload, max(60.0, timeout))
-            deadline = time.monotonic() + timeout
-            for i, cell in enumerate(nb.cells):
-                if cell.cell_type != "code" or not cell.source.strip():
-                    results[i].status = "ok"
-                    continue
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                results[i] = await kernel.run(cell.source, min(cell_timeout, left))
-                if results[i].status == "dead":
-                    break
-    except Exception as err:  # the kernel could not start: report it on every exercise
-        return [Score(student, chapter_name, ex.label, 0, ex.points,
-                      f"grading failed: {type(err).__name__}: {err}") for ex in reference.exercises.values()]
-    scores = []
-    for ex in reference.exercises.values():
-        mine = chapter.exercises.get(ex.label)
-        solution_results = [results[i] for i in (mine.solutions if mine else [])]
-        got, notes = 0.0, []
-        for j in ex.checks + ex.hidden:
-            meta = _nbgrader(reference.nb.cells[j])
-            worth = float(meta.get("points", 0) or 0)
-            where = [k for k, c in enumerate(nb.cells) if _nbgrader(c).get("grade_id") == meta.get("grade_id")]
-            if not where:
-                notes.append("the check cell of this exercise is missing from the notebook "
-                             "(was it deleted?)")
-                continue
-            result = results[where[0]]
+    async def cells(self, sources: list[tuple[int, str]]) -> None:
+        deadline = time.monotonic() + self.setup.timeout
+        for n, source in sources:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.notes.append(f"the notebook reached its {self.setup.timeout:g} s limit before code cell {n}: "
+                                  "the cells from there on did not run")
+                break
+            result = await self.kernel.run(source, min(self.setup.cell_timeout, left))
+            self.results.append(result)
+            note = _cell_note(n, result, self.setup)
+            if note:
+                self.notes.append(note)
             if result.ok:
-                got += worth
-            notes.append(_feedback(result, solution_results, _earlier_failure(nb, chapter, results, where[0])))
-        scores.append(Score(student, chapter_name, ex.label, got, ex.points, "; ".join(dict.fromkeys(notes))))
-    return scores
+                self.ran_ok.append(source)
+            elif result.status in ("stuck", "dead"):
+                await self.recover()
+
+    async def probe(self, spec: Hidden, cases, space: Workspace, label: str) -> tuple[list | None, CellResult]:
+        inputs, outputs = space.inbox / f"{label}.pt", space.work / f".{label}.result.pt"
+        write_inputs(cases, inputs)
+        outputs.unlink(missing_ok=True)
+        result = await self.kernel.run(harness(spec, inputs, outputs), self.setup.cell_timeout)
+        got = read_outputs(outputs) if result.ok else None
+        if result.status in ("stuck", "dead"):
+            await self.recover()
+        return got, result
 
 
-async def _grade_all(paths, students, source_dir, timeout, cell_timeout, jobs, quick, preload):
-    gate = asyncio.Semaphore(max(1, jobs))
-
-    async def one(path, student):
-        async with gate:
-            # a hard backstop on top of the per-cell limits: a kernel that ignores interrupts
-            try:
-                return await asyncio.wait_for(
-                    _grade_notebook(path, student, source_dir, timeout=timeout,
-                                    cell_timeout=cell_timeout, quick=quick, preload=preload),
-                    2 * timeout + 120)
-            except asyncio.TimeoutError:
-                return [Score(student, path.stem, "(notebook)", 0, 0,
-                              "grading stopped: the notebook did not finish in its time limit")]
-
-    rows = await asyncio.gather(*(one(p, s) for p, s in zip(paths, students)))
-    return [score for chunk in rows for score in chunk]
+def _cell_note(n: int, r: CellResult, setup: Setup) -> str:
+    if r.status == "timeout":
+        return f"code cell {n} ran past its {r.limit:g} s limit and was interrupted"
+    if r.status == "stuck":
+        return (f"code cell {n} ran past its {r.limit:g} s limit and ignored the interrupt: its kernel was killed "
+                "and restarted, the cells before it ran again, and the notebook went on")
+    if r.status == "dead":
+        return (f"code cell {n} killed the kernel ({r.evalue}): the kernel was restarted, the cells before it "
+                "ran again, and the notebook went on")
+    if r.status == "output":
+        return f"code cell {n} printed more than {setup.output_limit:,} bytes: the rest was dropped and the cell stopped"
+    return ""
 
 
-def grade(submissions: Sequence[str | os.PathLike], *, source_dir: str | os.PathLike | None = "book",
-          timeout: float = 600, cell_timeout: float = 120, jobs: int = 1, quick: bool = True,
-          preload: str = PRELOAD) -> list[Score]:
-    """Execute and score submitted notebooks.
-
-    Each notebook runs in its own kernel, cell by cell: a cell gets ``cell_timeout`` seconds
-    (then it is interrupted and the notebook goes on), the whole notebook ``timeout`` seconds
-    (then its kernel is killed and the remaining checks score 0); the clock starts after
-    ``preload`` (the course's imports) has run. An exercise scores the
-    ``points`` of each of its check cells that ran without error. Check cells (and hidden
-    tests) are taken from the chapter of the same name in ``source_dir`` when it exists, so
-    edits to them do not count. ``jobs`` notebooks are graded at once.
-    """
-    paths = [Path(p) for p in submissions]
-    source = Path(source_dir) if source_dir is not None and Path(source_dir).is_dir() else None
-    return asyncio.run(_grade_all(paths, student_names(paths), source, timeout, cell_timeout, jobs, quick,
-                                  preload))
+def _probe_failure(spec: Hidden, r: CellResult) -> str:
+    name = f"`{spec.function}`"
+    if r.status == "timeout":
+        return f"time limit: {name} did not finish the hidden cases within {r.limit:g} s (an endless loop?)"
+    if r.status == "stuck":
+        return (f"time limit: {name} did not finish the hidden cases within {r.limit:g} s and ignored the "
+                "interrupt; its kernel was killed")
+    if r.status == "dead":
+        return f"the kernel died while {name} ran on the hidden cases ({r.evalue})"
+    if r.status == "output":
+        return f"{name} printed more than the output limit on the hidden cases"
+    return f"grading {name} failed: {r.ename}: {r.evalue}"
 
 
-def write_csv(scores: Iterable[Score], path: str | os.PathLike) -> None:
-    """Write scores as CSV with columns student, chapter, exercise, points, max, feedback."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_FIELDS)
-        for s in scores:
-            writer.writerow([s.student, s.chapter, s.exercise, f"{s.points:g}", f"{s.max:g}", s.feedback])
+def _defining_cell_problem(spec: Hidden, sources: list[tuple[int, str]], results: list[CellResult]) -> str:
+    """What went wrong in the cell that defines the learner's function, if anything."""
+    pattern = re.compile(rf"(?m)^\s*def\s+{re.escape(spec.function)}\s*\(")
+    for (n, source), r in zip(sources, results):
+        if not pattern.search(source) or r.ok or r.ename == "NotImplementedError":
+            continue
+        what = {"error": f"raised {r.ename}: {r.evalue}", "timeout": "ran past its time limit",
+                "stuck": "ran past its time limit and ignored the interrupt", "dead": f"killed the kernel ({r.evalue})",
+                "output": "printed more than the output limit"}.get(r.status, r.status)
+        return f"your code cell (code cell {n}) {what}; "
+    return ""
+
+
+def _rows(sub: Submission, setup: Setup, verdicts: list[tuple[str, float, Verdict]], notes: list[str]) -> list[Score]:
+    note = "; ".join([*sub.notes, *notes])
+    return [Score(sub.student, sub.chapter, label, worth if v.passed else 0.0, worth, v.feedback, note,
+                  setup.sandbox.description) for label, worth, v in verdicts]
+
+
+async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> list[Score]:
+    """Grade one learner's notebook for one chapter (``text``: the file as read before grading began)."""
+    exercises = setup.hidden(sub.chapter)
+    if sub.path is None or text is None:
+        return _rows(sub, setup, [(label, worth, Verdict(False, "no submission")) for label, worth, _ in exercises], [])
+    try:
+        nb = nbformat.reads(text, as_version=4)
+    except Exception as err:  # unreadable: nothing can be scored
+        why = f"could not read the notebook: {type(err).__name__}: {err}"[:300]
+        return _rows(sub, setup, [(label, worth, Verdict(False, why)) for label, worth, _ in exercises], [])
+    sources = _code_cells(nb, setup.chapters[sub.chapter])
+    space = Workspace.create()
+    kernel = Kernel(space.work, sandbox_env(space, setup.quick), sandbox=setup.sandbox,
+                    space=space, output_limit=setup.output_limit)
+    run = _Run(kernel, setup)
+    verdicts = []
+    try:
+        await run.start()
+        await run.cells(sources)
+        for label, worth, spec in exercises:
+            cases, expected = setup.cases(sub.chapter, label, spec)
+            got, result = await run.probe(spec, cases, space, label)
+            verdict = judge(spec, cases, expected, got) if result.ok else Verdict(False, _probe_failure(spec, result))
+            if not verdict.passed:
+                verdict.feedback = _defining_cell_problem(spec, sources, run.results) + verdict.feedback
+            verdicts.append((label, worth, verdict))
+    except Exception as err:  # the kernel could not start: report it on every exercise
+        why = f"grading failed: {type(err).__name__}: {err}"[:300]
+        verdicts = [(label, worth, Verdict(False, why)) for label, worth, _ in exercises]
+    finally:
+        await kernel.stop()
+        space.remove()
+    return _rows(sub, setup, verdicts, run.notes)
+
+
+def _read_all(subs: Sequence[Submission]) -> list[str | None]:
+    """Every submitted file, read before any learner's code runs (a snapshot no learner can change)."""
+    texts = []
+    for sub in subs:
+        try:
+            texts.append(sub.path.read_text(encoding="utf-8") if sub.path else None)
+        except (OSError, UnicodeDecodeError) as err:
+            texts.append(f"<unreadable: {err}>")
+    return texts
+
+
+def grade_class(subs: Sequence[Submission], setup: Setup, jobs: int = 1) -> list[Score]:
+    """Grade every submission, ``jobs`` at a time; rows in the order of ``subs``."""
+    texts = _read_all(subs)
+    for sub in subs:  # refuse a chapter without trusted checks before any kernel starts
+        setup.hidden(sub.chapter)
+
+    async def all_of_them():
+        gate = asyncio.Semaphore(max(1, jobs))
+
+        async def one(sub, text):
+            async with gate:
+                return await grade_submission(sub, text, setup)
+
+        return await asyncio.gather(*(one(s, t) for s, t in zip(subs, texts)))
+
+    return [row for rows in asyncio.run(all_of_them()) for row in rows]

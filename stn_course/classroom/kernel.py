@@ -1,22 +1,37 @@
-"""A Python kernel that executes code cell by cell with a time limit per cell (for grading and verifying)."""
+"""A Python kernel that runs code cell by cell under limits of time and output (for grading and verifying).
+
+A cell that runs past its limit is interrupted; one that ignores the interrupt for ``grace``
+seconds has its kernel killed (``stuck``), so it costs only its own time: the caller may
+:meth:`Kernel.restart` and go on. A kernel that dies is reported as ``dead`` with its exit
+status. Output beyond ``output_limit`` bytes per cell is dropped and the cell interrupted.
+Inside a :class:`~stn_course.classroom.sandbox.Sandbox` the kernel talks to us through Unix
+sockets in its workspace (it has no network).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from queue import Empty
 
-import nbformat
+from jupyter_client.manager import AsyncKernelManager
+
+from .sandbox import Sandbox, Workspace
+
+__all__ = ["CellResult", "Kernel", "kernel_env", "sandbox_env"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_POLL = 0.2
 
 
 @dataclass
 class CellResult:
-    """What executing one cell gave: status is ok, error, timeout, dead or not-run."""
+    """What executing one cell gave: status is ok, error, timeout, stuck, dead, output or not-run."""
 
     status: str = "not-run"
     ename: str = ""
@@ -30,11 +45,8 @@ class CellResult:
         return self.status == "ok"
 
 
-_TIMEOUT_ENAME = "CellTimeLimit"
-
-
 def kernel_env(quick: bool = True) -> dict[str, str]:
-    """Environment for grading/verification kernels: quick mode, no GUI backend."""
+    """Environment for verification kernels (the instructor's own code): quick mode, no GUI backend."""
     env = dict(os.environ)
     if quick:
         env["STN_COURSE_QUICK"] = "1"
@@ -42,73 +54,188 @@ def kernel_env(quick: bool = True) -> dict[str, str]:
     return env
 
 
-class Kernel:
-    """A Python kernel that runs code cell by cell with a time limit per cell.
+def sandbox_env(space: Workspace, quick: bool = True) -> dict[str, str]:
+    """A learner kernel's environment: only what the course needs, none of the grader's variables."""
+    home = str(space.home)
+    env = {"PATH": os.pathsep.join([os.path.dirname(os.path.abspath(sys.executable)), "/usr/bin", "/bin"]),
+           "HOME": home, "TMPDIR": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/matplotlib",
+           "IPYTHONDIR": f"{home}/ipython", "XDG_CACHE_HOME": f"{home}/cache", "PYTHONDONTWRITEBYTECODE": "1",
+           "LANG": "C.UTF-8"}
+    for name in ("STN_COURSE_DATA", "OMP_NUM_THREADS"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    if quick:
+        env["STN_COURSE_QUICK"] = "1"
+    return env
 
-    Use as ``async with Kernel(cwd) as k: result = await k.run(source, limit)``. A cell that
-    runs past its limit is interrupted (and reported as ``timeout``); leaving the block
-    kills the kernel process whatever state it is in.
+
+class _Manager(AsyncKernelManager):
+    """A kernel manager whose kernel command runs inside a sandbox."""
+
+    def wrap_in(self, sandbox: Sandbox, space: Workspace, env: dict[str, str]) -> None:
+        self._sandbox, self._space, self._sandbox_env = sandbox, space, env
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        sandbox = getattr(self, "_sandbox", None)
+        return sandbox.wrap(cmd, self._space, self._sandbox_env) if sandbox else cmd
+
+
+class Kernel:
+    """A Python kernel: ``async with Kernel(cwd) as k: result = await k.run(source, limit)``.
+
+    With ``sandbox`` and ``space`` the kernel runs in ``space.work`` inside the sandbox (with
+    :func:`sandbox_env` unless ``env`` is given); leaving the block kills it whatever its state.
     """
 
-    def __init__(self, cwd: str | os.PathLike, env: dict[str, str] | None = None):
-        from nbclient import NotebookClient
-
-        self._replies: dict[int, dict] = {}
-        self.client = NotebookClient(
-            nbformat.v4.new_notebook(), kernel_name="python3", allow_errors=True,
-            interrupt_on_timeout=True, shutdown_kernel="immediate", iopub_timeout=5,
-            error_on_timeout={"ename": _TIMEOUT_ENAME, "evalue": "time limit reached", "traceback": []},
-            resources={"metadata": {"path": str(cwd)}}, record_timing=False,
-            on_cell_executed=self._on_executed,
-        )
-        self.env = env if env is not None else kernel_env()
-        self._cm = None
-
-    def _on_executed(self, cell, cell_index, execute_reply):
-        self._replies[cell_index] = execute_reply
+    def __init__(self, cwd: str | os.PathLike, env: dict[str, str] | None = None, *,
+                 sandbox: Sandbox | None = None, space: Workspace | None = None,
+                 output_limit: int = 1_000_000, grace: float = 5.0):
+        if sandbox is not None and space is None:
+            raise ValueError("space: a sandboxed kernel needs a Workspace, got None")
+        self.cwd, self.sandbox, self.space = str(cwd), sandbox, space
+        self.env = env if env is not None else (sandbox_env(space) if sandbox else kernel_env())
+        self.output_limit, self.grace = output_limit, grace
+        self.km: _Manager | None = None
+        self.kc = None
 
     async def __aenter__(self) -> Kernel:
-        self._cm = self.client.async_setup_kernel(env=self.env)
-        await self._cm.__aenter__()
+        await self.start()
         return self
 
     async def __aexit__(self, *exc) -> None:
-        km = self.client.km
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start a fresh kernel and wait until it answers."""
+        km = _Manager(kernel_name="python3")
+        if self.space is not None:
+            km.transport, km.ip = "ipc", str(self.space.kernel / "ipc")
+            km.connection_file = str(self.space.kernel / f"kernel-{time.monotonic_ns()}.json")
+        if self.sandbox is not None:
+            km.wrap_in(self.sandbox, self.space, self.env)
+        km.kernel_spec.interrupt_mode = "message"  # a signal to the sandbox's process group would end it
+        self.km = km
+        await km.start_kernel(env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.kc = km.client()
+        self.kc.start_channels()
         try:
-            await self._cm.__aexit__(*exc)
-        finally:  # whatever happened above, no kernel process outlives the block
+            await self.kc.wait_for_ready(timeout=120)
+        except RuntimeError as err:
+            await self.stop()
+            raise RuntimeError(f"the kernel did not start: {err}") from None
+
+    async def stop(self) -> None:
+        """Kill the kernel (and, in a sandbox, every process it started)."""
+        if self.kc is not None:
+            self.kc.stop_channels()
+            self.kc = None
+        if self.km is not None:
             try:
-                if km is not None and await _maybe_await(km.is_alive()):
-                    await _maybe_await(km.shutdown_kernel(now=True))
+                await self.km.shutdown_kernel(now=True)
             except Exception:  # already gone
                 pass
+            self.km = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    async def alive(self) -> bool:
+        return self.km is not None and await self.km.is_alive()
+
+    def _exit_status(self) -> str:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        return "it stopped" if code is None else f"exit status {code}"
 
     async def run(self, source: str, limit: float) -> CellResult:
-        """Execute ``source``; ``limit`` seconds at most (then the kernel is interrupted)."""
-        from nbclient.exceptions import DeadKernelError
-
-        cell = nbformat.v4.new_code_cell(source)
-        self.client.nb.cells.append(cell)  # nbclient stores the executed cell at its index
-        index = len(self.client.nb.cells) - 1
-        self.client.timeout = max(1, math.ceil(limit))
+        """Execute ``source`` with ``limit`` seconds at most; never raises for the code's sake."""
+        if not await self.alive():
+            return CellResult("dead", "DeadKernel", "the kernel is not running", limit=limit)
         t0 = time.monotonic()
-        try:
-            await self.client.async_execute_cell(cell, index)
-        except DeadKernelError as err:
-            return CellResult("dead", "DeadKernelError", str(err), seconds=time.monotonic() - t0, limit=limit)
-        reply = self._replies.pop(index, None) or {"content": {"status": "ok"}}
-        content = reply.get("content", {})
-        stdout = "".join(o.get("text", "") for o in cell.outputs
-                         if o.get("output_type") == "stream" and o.get("name") == "stdout")
-        result = CellResult("ok", stdout=stdout, seconds=time.monotonic() - t0, limit=limit)
-        if content.get("status") != "ok":
-            ename = content.get("ename", "Error")
-            result.status = "timeout" if ename == _TIMEOUT_ENAME else "error"
-            result.ename, result.evalue = ename, _ANSI.sub("", str(content.get("evalue", "")))
+        msg_id = self.kc.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
+        result = CellResult("ok", limit=limit)
+        out = _Output(self.output_limit)
+        reply = await self._wait(msg_id, t0 + limit, out)
+        if reply is None and await self.alive() and not out.over:
+            await self.km.interrupt_kernel()  # past its time: interrupt, then wait a little
+            reply = await self._wait(msg_id, time.monotonic() + self.grace, out)
+            result.status = "timeout"
+        elif out.over:
+            reply = reply or await self._wait(msg_id, time.monotonic() + self.grace, out)
+            result.status = "output"
+        if reply is None:
+            if await self.alive():  # it ignored the interrupt: only killing it stops it
+                await self.stop()
+                result.status = "stuck"
+            else:
+                result.status, result.ename = "dead", "DeadKernel"
+                result.evalue = self._exit_status()
+        elif result.status == "ok" and reply["content"].get("status") != "ok":
+            result.status = "error"
+        if result.status in ("error", "timeout", "output") and reply is not None:
+            content = reply["content"]
+            result.ename = content.get("ename", "Error")
+            result.evalue = _ANSI.sub("", str(content.get("evalue", "")))
+        result.stdout, result.seconds = out.text(), time.monotonic() - t0
         return result
 
+    async def _wait(self, msg_id: str, deadline: float, out: _Output) -> dict | None:
+        """The execute reply to ``msg_id`` before ``deadline`` (None if none came), collecting output."""
+        reply = None
+        while time.monotonic() < deadline:
+            await self._drain_iopub(msg_id, out)
+            if out.over and not out.interrupted:
+                out.interrupted = True
+                await self.km.interrupt_kernel()
+            try:
+                msg = await self.kc.get_shell_msg(timeout=_POLL)
+            except Empty:
+                if not await self.alive():
+                    return None
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                reply = msg
+                break
+        if reply is not None:  # the rest of its output (the kernel is idle once it replied)
+            await asyncio.sleep(0)
+            await self._drain_iopub(msg_id, out, until_idle=True)
+        return reply
 
-async def _maybe_await(value):
-    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-        return await value
-    return value
+    async def _drain_iopub(self, msg_id: str, out: _Output, until_idle: bool = False) -> None:
+        end = time.monotonic() + (2.0 if until_idle else 0.0)
+        while True:
+            try:
+                msg = await self.kc.get_iopub_msg(timeout=0.05 if until_idle else 0.001)
+            except Empty:
+                if not until_idle or time.monotonic() > end:
+                    return
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and content.get("name") == "stdout":
+                out.add(content.get("text", ""), stdout=True)
+            elif kind in ("stream", "display_data", "execute_result", "error"):
+                out.add(str(content.get("text") or content.get("data") or content.get("evalue") or ""))
+            elif kind == "status" and content.get("execution_state") == "idle" and until_idle:
+                return
+
+
+class _Output:
+    """A cell's output, counted against a byte limit; only stdout is kept (for feedback)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.size, self.over, self.interrupted = limit, 0, False, False
+        self._stdout: list[str] = []
+
+    def add(self, text: str, stdout: bool = False) -> None:
+        self.size += len(text.encode("utf-8", "replace"))
+        if self.size > self.limit:
+            self.over = True
+        elif stdout:
+            self._stdout.append(text)
+
+    def text(self) -> str:
+        return "".join(self._stdout)

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chapters import Chapter, is_solution_cell, read_chapter
-from .grading import _feedback
-from .kernel import Kernel, kernel_env
+from .kernel import CellResult, Kernel, kernel_env
 from .student import stub_message, stub_source, student_notebook
 
 @dataclass
@@ -150,6 +149,19 @@ def needed_cells(chapter: Chapter) -> set[int]:
     return needed
 
 
+def _check_feedback(r: CellResult) -> str:
+    """What a check cell told the learner when it ran against a stub."""
+    if r.ename == "ExerciseFailed":
+        return r.evalue
+    if r.ename == "NotImplementedError":
+        return "not attempted yet: the code still raises NotImplementedError"
+    if r.status in ("timeout", "stuck"):
+        return f"time limit: the check did not finish within {r.limit:g} s"
+    if r.status == "dead":
+        return f"the kernel died while checking ({r.evalue})"
+    return f"the check raised {r.ename}: {r.evalue}"
+
+
 async def _verify(chapter: Chapter, cell_timeout: float, quick: bool, prune: bool) -> Verification:
     t0 = time.monotonic()
     report = Verification(chapter.name)
@@ -194,7 +206,7 @@ async def _verify(chapter: Chapter, cell_timeout: float, quick: bool, prune: boo
                     if r.ok:
                         report.errors.append(f"cell {j} ({ex.label}): the check passes with the stub")
                     else:
-                        report.stub_feedback[ex.label] = _feedback(r, [stub])
+                        report.stub_feedback[ex.label] = _check_feedback(r)
             r = await run(kernel, cell.source)
             if not r.ok:
                 where = f"student notebook, cell {i} before the first stub" if i < first else f"cell {i} ({role})"

@@ -60,6 +60,33 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5) -> 
     return None
 
 
+def compare_plain(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5, where: str = "") -> str | None:
+    """:func:`compare` into lists and dicts: None when all matches, else the first difference and where it is."""
+    if isinstance(expected, (list, tuple)):
+        if not isinstance(got, (list, tuple)):
+            return f"{where}expected a list of {len(expected)} items, got {_describe(got)}"
+        if len(got) != len(expected):
+            return f"{where}expected {len(expected)} items, got {len(got)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            problem = compare_plain(g, e, atol, rtol, f"{where}item {i}: ")
+            if problem:
+                return problem
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return f"{where}expected a dict with keys {sorted(expected)}, got {_describe(got)}"
+        for key in expected:
+            problem = compare_plain(got[key], expected[key], atol, rtol, f"{where}{key!r}: ")
+            if problem:
+                return problem
+        return None
+    try:
+        problem = compare(got, expected, atol, rtol)
+    except Exception:  # e.g. a tensor where a number was expected
+        problem = f"expected {_describe(expected)}, got {_describe(got)}"
+    return where + problem if problem else None
+
+
 def run_cases(exercise: str, fn: Callable, cases: Sequence[Case], *, hint: str = "",
               atol: float = 1e-5, rtol: float = 1e-5) -> None:
     """Run ``fn`` on every case; raise :class:`ExerciseFailed` at the first that fails."""

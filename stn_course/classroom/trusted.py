@@ -1,0 +1,208 @@
+"""Trusted checks: the learner's function on inputs the learner never sees, judged in the grader's process.
+
+The instructor's reference module for a chapter (see ``instructor/`` in the course
+repository, never part of the package learners install) gives, for each exercise, a
+:class:`Hidden`: the name of the learner's function, the reference solution and a recipe for
+fresh inputs. The grader draws the inputs and computes the expected values itself; the
+learner's kernel only receives the inputs (in a file it may read but not change), calls the
+learner's function on them and writes back what it returned, as plain data (tensors, numbers,
+strings, lists, dicts), which the grader loads with ``torch.load(weights_only=True)`` and
+compares. Nothing the learner's code does inside its kernel (patching the checks, rewriting
+cells) can change the expected values or the comparison.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+import os
+import stat
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from ..exercises import Case, compare_plain
+
+__all__ = ["Hidden", "Verdict", "load_references", "draw", "harness", "read_outputs", "judge"]
+
+_MAX_OUTPUT_FILE = 64 * 2**20
+
+
+@dataclass
+class Hidden:
+    """How one exercise is graded.
+
+    Args:
+        function: the name the learner's function has in the notebook (``"shift_images"``).
+        reference: the reference solution, called in the grader's process.
+        cases: ``cases(generator) -> list[Case]``: fresh inputs (``Case.args``/``kwargs``; the
+            ``expected`` field is ignored, the reference computes it).
+        probe: optional ``probe(fn, *args, **kwargs) -> plain data``, for functions that return
+            something richer than tensors and numbers (a module, optimiser groups). It runs in
+            the learner's kernel on their function and here on the reference, so it must be
+            self-contained (imports inside) and defined at the top level of its module.
+    """
+
+    function: str
+    reference: Callable
+    cases: Callable[[torch.Generator], list[Case]]
+    probe: Callable | None = None
+    atol: float = 1e-5
+    rtol: float = 1e-5
+
+
+def load_references(folder: str | os.PathLike) -> dict[str, dict[str, Hidden]]:
+    """The instructor's reference modules in ``folder``: chapter name → exercise label → :class:`Hidden`.
+
+    Each ``*.py`` file that defines ``CHAPTER`` (the chapter's file stem) and ``EXERCISES``
+    counts; it is loaded from its path, so the folder need not be importable.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"references: no folder {folder} (the instructor's reference solutions)")
+    found: dict[str, dict[str, Hidden]] = {}
+    for path in sorted(folder.glob("*.py")):
+        module = _load(path)
+        chapter, exercises = getattr(module, "CHAPTER", None), getattr(module, "EXERCISES", None)
+        if chapter is None or exercises is None:
+            continue
+        if chapter in found:
+            raise ValueError(f"references: two modules for chapter {chapter!r} ({path.name} is the second)")
+        found[chapter] = dict(exercises)
+    return found
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_stn_reference_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def draw(hidden: Hidden, seed: int) -> tuple[list[Case], list[Any]]:
+    """Fresh inputs for one exercise and the reference's answers to them (computed here)."""
+    cases = hidden.cases(torch.Generator().manual_seed(seed))
+    expected = []
+    for case in cases:
+        args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+        got = hidden.probe(hidden.reference, *args, **kwargs) if hidden.probe else hidden.reference(*args, **kwargs)
+        expected.append(_plain(got))
+    return cases, expected
+
+
+def write_inputs(cases: list[Case], path: Path) -> None:
+    """The inputs, for the kernel (the grader writes them where the sandbox can only read)."""
+    torch.save([(list(c.args), dict(c.kwargs)) for c in cases], path)
+
+
+_HARNESS = '''
+def __stn_grade(name, inputs, outputs, helpers, probe_name):
+    import torch as _torch
+    space = {{}}
+    exec(helpers, space)
+    plain, probe = space["_plain"], space.get(probe_name)
+    fn = globals().get(name)
+    if not callable(fn):
+        _torch.save([("missing", type(fn).__name__ if name in globals() else "")], outputs)
+        return
+    results = []
+    for args, kwargs in _torch.load(inputs, weights_only=True):
+        try:
+            got = probe(fn, *args, **kwargs) if probe else fn(*args, **kwargs)
+            results.append(("ok", plain(got)))
+        except NotImplementedError as err:
+            results.append(("unfinished", str(err)[:300]))
+        except Exception as err:
+            results.append(("error", (type(err).__name__ + ": " + str(err))[:500]))
+    _torch.save(results, outputs)
+__stn_grade({name!r}, {inputs!r}, {outputs!r}, {helpers!r}, {probe_name!r})
+del __stn_grade
+'''
+
+
+def _plain(x):
+    """``x`` as data ``torch.load(weights_only=True)`` accepts: tensors, numbers, strings, lists, dicts."""
+    import numpy as np
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().clone()
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.array(x))
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, (bool, int, float, str)) or x is None:
+        return x
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    return f"<an object of type {type(x).__name__}>"
+
+
+def harness(hidden: Hidden, inputs: Path, outputs: Path) -> str:
+    """The code the kernel runs: call the learner's function on the inputs, write back plain data.
+
+    ``_plain`` and the probe travel as source (they are self-contained) and run in a namespace
+    of their own, so the learner's globals cannot shadow them.
+    """
+    helpers = inspect.getsource(_plain)
+    if hidden.probe:
+        helpers += "\n\n" + textwrap.dedent(inspect.getsource(hidden.probe))
+    return _HARNESS.format(name=hidden.function, inputs=str(inputs), outputs=str(outputs), helpers=helpers,
+                           probe_name=hidden.probe.__name__ if hidden.probe else "")
+
+
+def read_outputs(path: Path) -> list | None:
+    """What the kernel wrote back (None when nothing usable came): a regular file, loaded safely."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_OUTPUT_FILE:
+            return None
+        try:
+            data = torch.load(f, weights_only=True)
+        except Exception:
+            return None
+    return data if isinstance(data, list) else None
+
+
+@dataclass
+class Verdict:
+    """An exercise's result: ``passed`` and a sentence for the learner."""
+
+    passed: bool
+    feedback: str
+
+
+def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | None) -> Verdict:
+    """Compare what the learner's function returned with the reference's answers."""
+    name = f"`{hidden.function}`"
+    if outputs is None:
+        return Verdict(False, f"no result came back from the kernel for {name}")
+    if outputs and outputs[0][0] == "missing":
+        kind = outputs[0][1]
+        what = f"is a {kind}, not a function" if kind else "is not defined after the notebook ran"
+        return Verdict(False, f"{name} {what}: write it in the exercise's code cell and run that cell "
+                              "without errors")
+    if len(outputs) != len(cases):
+        return Verdict(False, f"no complete result came back from the kernel for {name}")
+    for i, (case, want, (status, got)) in enumerate(zip(cases, expected, outputs), 1):
+        label = f"hidden case {i}/{len(cases)} ({case.description})"
+        if status == "unfinished":
+            return Verdict(False, f"not attempted yet: {name} still raises NotImplementedError")
+        if status == "error":
+            return Verdict(False, f"{label}: your code raised {got}")
+        problem = compare_plain(got, want, hidden.atol, hidden.rtol)
+        if problem:
+            return Verdict(False, f"{label}: {problem}")
+    return Verdict(True, f"✓ {hidden.function}: all {len(cases)} hidden cases pass")
