@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -30,11 +31,25 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
 
 
+def is_int(value: object) -> bool:
+    """True for Python, NumPy and other integral numbers, but not for ``bool``."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: object, minimum: int | None = None) -> int:
+    """Raise ``TypeError`` unless ``value`` is an integer, ``ValueError`` if below ``minimum``."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def check_size(name: str, size: Sequence[int], dims: int) -> tuple[int, ...]:
-    """Validate an ``(N, C, *spatial)`` size with ``dims`` spatial dimensions."""
+    """Validate an ``(N, C, *spatial)`` size with ``dims`` spatial dimensions: N, C >= 0, the rest >= 1."""
     if not isinstance(size, (tuple, list, torch.Size)) or len(size) != dims + 2:
         axes = "(N, C, H, W)" if dims == 2 else "(N, C, D, H, W)"
         raise ValueError(f"{name} must be a sequence {axes} of {dims + 2} ints, got {size!r}")
-    if not all(isinstance(s, int) and s > 0 for s in size):
-        raise ValueError(f"{name} must hold positive ints, got {tuple(size)}")
-    return tuple(size)
+    if not all(is_int(s) for s in size) or min(size[:2]) < 0 or min(size[2:]) < 1:
+        raise ValueError(f"{name} must hold ints, N and C >= 0 and the spatial sizes >= 1, got {tuple(size)}")
+    return tuple(int(s) for s in size)

@@ -4,7 +4,9 @@ A grid generator takes the transform's parameters and returns, for every pixel o
 *output*, the point of the *input* it samples: a tensor of shape (N, H_out, W_out, 2)
 holding (x, y) in normalised coordinates, exactly what ``torch.nn.functional.grid_sample``
 reads. :func:`affine_grid` has the same signature and results as
-``torch.nn.functional.affine_grid``.
+``torch.nn.functional.affine_grid``, in every dtype (float16 and bfloat16 too, rounding as
+PyTorch does), and also takes N = 0 or C = 0, which PyTorch refuses. The projective and TPS
+generators, which PyTorch lacks, compute float16/bfloat16 in float32 and round once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 import torch
 
 from ._checks import check_shape, check_size, check_tensor
+
+_REDUCED = (torch.float16, torch.bfloat16)
 
 
 def linspace_norm(steps: int, align_corners: bool = False, *, dtype: torch.dtype | None = None,
@@ -28,7 +32,7 @@ def linspace_norm(steps: int, align_corners: bool = False, *, dtype: torch.dtype
     if steps <= 1:
         return torch.zeros(steps, dtype=dtype, device=device)
     line = torch.linspace(-1.0, 1.0, steps, dtype=dtype, device=device)
-    return line if align_corners else line * ((steps - 1) / steps)
+    return line if align_corners else line * (steps - 1) / steps  # PyTorch's order of roundings
 
 
 def regular_grid(size: Sequence[int], align_corners: bool = False, *, dtype: torch.dtype | None = None,
@@ -90,11 +94,17 @@ def projective_grid(homography: torch.Tensor, size: Sequence[int], align_corners
     n, _, h, w = check_size("size", size, 2)
     if homography.shape[0] != n:
         raise ValueError(f"size[0] (batch {n}) must equal homography's batch size {homography.shape[0]}")
-    base = regular_grid((h, w), align_corners, dtype=homography.dtype, device=homography.device)
-    uvw = base.reshape(1, -1, 3) @ homography.transpose(1, 2)  # (N, H*W, 3)
+    dtype, hom = homography.dtype, _widened(homography)
+    base = regular_grid((h, w), align_corners, dtype=hom.dtype, device=hom.device)
+    uvw = base.reshape(1, -1, 3) @ hom.transpose(1, 2)  # (N, H*W, 3)
     den = uvw[..., 2:]
-    den = torch.where(den.abs() < eps, torch.full_like(den, eps) * torch.where(den < 0, -1.0, 1.0), den)
-    return (uvw[..., :2] / den).reshape(n, h, w, 2)
+    den = torch.where(den.abs() < eps, torch.where(den < 0, -eps, eps).to(den.dtype), den)
+    return (uvw[..., :2] / den).reshape(n, h, w, 2).to(dtype)
+
+
+def _widened(t: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 → float32 (too coarse for the arithmetic of a grid); others unchanged."""
+    return t.float() if t.dtype in _REDUCED else t
 
 
 def tps_control_points(k: int = 16, *, dtype: torch.dtype | None = None,
@@ -147,6 +157,7 @@ def tps_grid(offsets: torch.Tensor, size: Sequence[int], align_corners: bool = F
     k = offsets.shape[1]
     if offsets.shape[0] != n:
         raise ValueError(f"size[0] (batch {n}) must equal offsets' batch size {offsets.shape[0]}")
+    dtype, offsets = offsets.dtype, _widened(offsets)
     if control_points is None:
         ctrl = tps_control_points(k, dtype=offsets.dtype, device=offsets.device)
     else:
@@ -157,4 +168,4 @@ def tps_grid(offsets: torch.Tensor, size: Sequence[int], align_corners: bool = F
     base = regular_grid((h, w), align_corners, dtype=offsets.dtype, device=offsets.device).reshape(-1, 3)
     r2 = ((base[:, None, :2] - ctrl[None]) ** 2).sum(-1)  # (H*W, K)
     basis = torch.cat([tps_kernel(r2), base[:, 2:], base[:, :2]], dim=1)  # (H*W, K+3): U, 1, x, y
-    return (base[:, :2] + basis @ coef).reshape(n, h, w, 2)
+    return (base[:, :2] + basis @ coef).reshape(n, h, w, 2).to(dtype)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import grid as _grid
-from ._checks import check_choice, check_shape, check_tensor
+from ._checks import check_choice, check_shape, check_size, check_tensor
 
 BACKENDS = ("torch", "scratch")
 
@@ -38,6 +38,9 @@ class Transform(nn.Module):
         check_tensor("params", params, floating=True)
         check_shape("params", params, (None, self.num_params), f"(N, {self.num_params})")
         check_choice("backend", backend, BACKENDS)
+        n = check_size("size", size, 2)[0]
+        if params.shape[0] != n:
+            raise ValueError(f"params must have one row per image: batch {params.shape[0]}, but size[0] is {n}")
         return self.grid(params, size, align_corners, backend)
 
     def matrix(self, params: torch.Tensor) -> torch.Tensor:
@@ -46,7 +49,7 @@ class Transform(nn.Module):
 
 
 def _affine_grid(theta: torch.Tensor, size: Sequence[int], align_corners: bool, backend: str) -> torch.Tensor:
-    if backend == "torch":
+    if backend == "torch" and min(size[:2]) > 0:  # PyTorch refuses N = 0 and C = 0; ours takes them
         return nn.functional.affine_grid(theta, list(size), align_corners=align_corners)
     return _grid.affine_grid(theta, size, align_corners)
 
@@ -124,8 +127,8 @@ class TPSTransform(Transform):
         return torch.zeros(self.num_params)
 
     def grid(self, params, size, align_corners, backend):
-        offsets = params.view(params.shape[0], -1, 2)
-        return _grid.tps_grid(offsets, size, align_corners, self.control_points.to(params))
+        offsets = params.view(params.shape[0], self.num_params // 2, 2)
+        return _grid.tps_grid(offsets, size, align_corners, self.control_points.to(params.device))
 
 
 TRANSFORMS = {"attention": AttentionTransform, "affine": AffineTransform,

@@ -143,3 +143,41 @@ def test_integer_theta_raises_type_error():
         G.affine_grid(torch.zeros(1, 2, 3, dtype=torch.int64), (1, 1, 4, 4))
     with pytest.raises(TypeError, match="theta"):
         G.affine_grid([[1, 0, 0], [0, 1, 0]], (1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_rounds_like_torch_in_every_dtype(dtype, align_corners):
+    gen = torch.Generator().manual_seed(3)
+    theta = (torch.eye(2, 3) + 0.3 * torch.randn(3, 2, 3, generator=gen, dtype=torch.float32)).to(dtype)
+    size = (3, 1, 17, 29)
+    ours = G.affine_grid(theta, size, align_corners)
+    assert ours.dtype == dtype
+    assert torch.equal(ours, F.affine_grid(theta, list(size), align_corners=align_corners))
+
+
+@pytest.mark.parametrize("size", [(0, 1, 4, 5), (2, 0, 4, 5)])
+def test_grids_of_an_empty_batch_or_no_channels(size):
+    """PyTorch's affine_grid refuses these; ours returns the (possibly empty) grid."""
+    n = size[0]
+    assert G.affine_grid(identity_theta(n), size).shape == (n, 4, 5, 2)
+    assert G.projective_grid(torch.eye(3).expand(n, 3, 3), size).shape == (n, 4, 5, 2)
+    assert G.tps_grid(torch.zeros(n, 16, 2), size).shape == (n, 4, 5, 2)
+    if n:
+        assert torch.equal(G.affine_grid(identity_theta(n), size), G.affine_grid(identity_theta(n), (n, 1, 4, 5)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_projective_and_tps_keep_reduced_dtypes(dtype):
+    hom = (torch.eye(3) + 0.05 * torch.randn(2, 3, 3)).to(dtype)
+    grid = G.projective_grid(hom, (2, 1, 6, 7))
+    assert grid.dtype == dtype
+    assert torch.equal(grid, G.projective_grid(hom.float(), (2, 1, 6, 7)).to(dtype))
+    offsets = (0.05 * torch.randn(2, 16, 2)).to(dtype)
+    assert G.tps_grid(offsets, (2, 1, 6, 7)).dtype == dtype
+
+
+@pytest.mark.parametrize("size", [(1, 1, 4.0, 4), (1, 1, 0, 4), (-1, 1, 4, 4), (1, 1, True, 4)])
+def test_bad_sizes_name_the_argument(size):
+    with pytest.raises(ValueError, match="size"):
+        G.affine_grid(identity_theta(1), size)

@@ -123,11 +123,11 @@ def test_bad_input(call, exc, match):
 def test_bad_construction():
     loc = FCLocalization((1, 8, 8), "affine")
     with pytest.raises(ValueError, match="sampler"):
-        SpatialTransformer(loc, sampler="bicubic")
+        SpatialTransformer(loc, sampler="cubic")
     with pytest.raises(ValueError, match="backend"):
         SpatialTransformer(loc, backend="cuda")
     with pytest.raises(ValueError, match="padding_mode"):
-        SpatialTransformer(loc, padding_mode="reflection")
+        SpatialTransformer(loc, padding_mode="reflect")
     with pytest.raises(ValueError, match="out_size"):
         SpatialTransformer(loc, out_size=(4,))
 
@@ -166,3 +166,79 @@ def test_spatial_transformer_learns_a_known_rotation(backend):
     end_err = (st.localization.theta.detach() - true_theta.reshape(6)).abs().max()
     assert losses[-1] < 0.05 * losses[0]
     assert end_err < 0.25 * start_err
+
+
+# ----------------------------------------------------------------------------- edges of a drop-in
+
+@pytest.mark.parametrize("transform", ALL, ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize("backend", ["torch", "scratch"])
+@pytest.mark.parametrize("size", [(0, 1, 5, 7), (2, 0, 5, 7)])
+def test_empty_batch_or_channels(transform, backend, size):
+    params = transform.identity_params().expand(size[0], -1)
+    grid = transform(params, size, backend=backend)
+    assert grid.shape == (size[0], 5, 7, 2)
+    st = SpatialTransformer(nn.Identity(), transform, backend=backend, sampler="bicubic", padding_mode="reflection")
+    x = torch.rand(size, requires_grad=True)
+    out = st(x, params=params)
+    assert out.shape == size
+    (out.sum() + 0 * x.sum()).backward()
+
+
+@pytest.mark.parametrize("transform", ALL, ids=lambda t: type(t).__name__)
+@pytest.mark.parametrize("backend", ["torch", "scratch"])
+def test_param_batch_must_match_image_batch(transform, backend):
+    params = transform.identity_params().expand(3, -1)
+    with pytest.raises(ValueError, match="params"):
+        transform(params, (2, 1, 5, 5), backend=backend)
+    st = SpatialTransformer(nn.Identity(), transform, backend=backend)
+    with pytest.raises(ValueError, match="params"):
+        st(torch.rand(2, 1, 5, 5), params=params)
+
+
+@pytest.mark.parametrize("backend", ["torch", "scratch"])
+@pytest.mark.parametrize("mode, padding_mode", [("bicubic", "reflection"), ("bilinear", "reflection"),
+                                                ("nearest", "border")])
+def test_every_sampler_and_padding_through_the_module(backend, mode, padding_mode):
+    theta = theta_from(0.5, 1.3, 0.1, 0.2, -0.1).double()
+    x = torch.rand(1, 2, 9, 13, dtype=torch.float64)
+    st = SpatialTransformer(nn.Identity(), "affine", out_size=(7, 11), sampler=mode, backend=backend,
+                            padding_mode=padding_mode, align_corners=True)
+    grid = F.affine_grid(theta, [1, 2, 7, 11], align_corners=True)
+    expected = F.grid_sample(x, grid, mode, padding_mode, align_corners=True)
+    torch.testing.assert_close(st(x, params=theta.reshape(1, 6)), expected, atol=1e-12, rtol=0)
+
+
+def test_transformer_runs_in_float32_under_autocast():
+    """The float32 policy lives in the module: under bfloat16 autocast the localisation net, the
+    grid and the sample are float32 and equal to a run without autocast."""
+    torch.manual_seed(0)
+    loc = CNNLocalization((1, 12, 12), "affine")
+    nn.init.normal_(loc.head.linear.weight, std=0.1)
+    st = SpatialTransformer(loc, "affine")
+    x = torch.rand(3, 1, 12, 12)
+    expected = st(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = st(x)
+    assert out.dtype == st.last_params.dtype == st.last_grid.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
+    reduced = SpatialTransformer(loc, "affine", autocast=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        reduced(x)
+    assert reduced.last_params.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("transform", ALL, ids=lambda t: type(t).__name__)
+def test_reduced_precision_grids(transform, dtype):
+    """Affine grids round exactly as PyTorch's affine_grid; projective and TPS grids (which PyTorch
+    lacks) are the float32 grid rounded once."""
+    torch.manual_seed(1)
+    params = (transform.identity_params() + 0.05 * torch.randn(2, transform.num_params)).to(dtype)
+    size = (2, 1, 9, 14)
+    grid = transform(params, size, backend="scratch")
+    assert grid.dtype == dtype
+    if isinstance(transform, (AttentionTransform, AffineTransform)):
+        assert torch.equal(grid, transform(params, size, backend="torch"))
+    else:
+        ref = transform(params.float(), size, backend="scratch").to(dtype)
+        assert torch.equal(grid, ref)
