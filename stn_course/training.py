@@ -17,8 +17,8 @@ Example (chapters: shrink ``steps`` and the data with ``config.pick``)::
                         schedule="cosine", augment=rotate, checkpoint="/tmp/run.pt")
     print(hist.best_val_error, training.evaluate(model, test))   # {"loss", "error" (%), "n"}
 
-``train``/``val`` may also be any Dataset yielding ``(image, label)``; ``hist.loss`` holds
-the loss of every step, ``hist.val_steps``/``hist.val_error`` the periodic validation error.
+``train``/``val`` may also be any (map-style) Dataset yielding ``(image, label)``; ``hist.loss``
+holds the loss of every step, ``hist.val_steps``/``hist.val_error`` the periodic validation error.
 
 What ``fit`` does, step by step: draw a batch (the order depends only on ``seed`` and the
 step number), optionally distort it on the device (``augment``), take one optimiser step at
@@ -26,7 +26,12 @@ the scheduled learning rate, record the loss; every ``eval_every`` steps measure
 validation error and keep the best weights; every ``checkpoint_every`` steps write the whole
 state (model, optimiser, random generators, history) to ``checkpoint``. Calling ``fit`` again
 with the same arguments after an interruption resumes from the checkpoint and ends with the
-same weights, on a CPU bit for bit, as a run that was never interrupted.
+same weights, on a CPU bit for bit, as a run that was never interrupted: for tensors and for
+Datasets (whose items are drawn with the global generator seeded from (seed, step, index), so
+random transforms repeat whatever ``num_workers``), with dropout or any other use of the global
+generator in the model. A checkpoint carries a fingerprint of everything that changes the run
+(the settings, the functions passed in by their code, the precision, the model's architecture
+and the training data); one of another run is refused.
 
 Under ``torchrun`` (``WORLD_SIZE > 1``) each process takes its share of every batch and the
 gradients are averaged with :class:`~torch.nn.parallel.DistributedDataParallel`; only rank 0
@@ -39,6 +44,7 @@ import contextlib
 import copy
 import functools
 import hashlib
+import inspect
 import itertools
 import math
 import os
@@ -53,7 +59,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from . import config
-from ._checks import check_choice
+from ._checks import check_choice, check_int, is_int
 
 Data = Dataset | tuple[torch.Tensor, torch.Tensor] | Sequence[torch.Tensor]
 
@@ -105,6 +111,9 @@ class History:
 
 def _as_tensors(data: Any, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(images, labels) if ``data`` is a pair of tensors, None if it is a Dataset."""
+    if isinstance(data, torch.utils.data.IterableDataset):
+        raise TypeError(f"{name} must be a map-style Dataset (with __getitem__ and __len__) or an (images, labels) "
+                        f"pair, got the iterable dataset {type(data).__name__}")
     if isinstance(data, Dataset):
         return None
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
@@ -168,16 +177,51 @@ def _tensor_batches(x: torch.Tensor, y: torch.Tensor, sampler: StepBatchSampler,
         yield x[idx].to(device, non_blocking=True), y[idx].to(device, non_blocking=True)
 
 
+class _StepSeeded(Dataset):
+    """``data[i]`` drawn at step ``s`` as ``seeded[(s, i)]``, with torch's global generator seeded from
+    (seed, s, i) and restored afterwards: a Dataset's random transforms then repeat exactly after a
+    resume, whatever ``num_workers``, and never disturb the model's random numbers (dropout)."""
+
+    def __init__(self, data: Dataset, seed: int):
+        self.data, self.seed = data, seed
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, key: tuple[int, int]):
+        step, i = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed((self.seed * 1_000_003 + step) * 1_000_033 + i)
+            return self.data[i]
+
+
+def _loader_generator(seed: int) -> torch.Generator:
+    """The DataLoader's own generator, so that making a loader never draws from the global one."""
+    return torch.Generator().manual_seed(seed + 0x10AD)
+
+
+def _dataset_batches(data: Dataset, sampler: StepBatchSampler, device: torch.device, num_workers: int):
+    """The batches of ``sampler`` from a Dataset: one DataLoader per epoch, after ``data.set_epoch(epoch)``
+    where the dataset has one (so workers, which copy the dataset, see the epoch too)."""
+    seeded = _StepSeeded(data, sampler.seed)
+    steps = range(sampler.start, sampler.steps)
+    for epoch, group in itertools.groupby(zip(steps, sampler.index_batches()), lambda sb: sb[0] // sampler.per_epoch):
+        if callable(getattr(data, "set_epoch", None)):
+            data.set_epoch(epoch)
+        keyed = [[(step, i) for i in batch.tolist()] for step, batch in group]
+        loader = DataLoader(seeded, batch_sampler=keyed, num_workers=num_workers, pin_memory=device.type == "cuda",
+                            generator=_loader_generator(sampler.seed))
+        for x, y in loader:
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
 def _batches(data: Data, sampler: StepBatchSampler, device: torch.device, num_workers: int):
     """Yield (images, labels) on ``device`` for every step of ``sampler``."""
     tensors = _as_tensors(data, "train")
     if tensors is not None:
         yield from _tensor_batches(*tensors, sampler, device)
-        return
-    loader = DataLoader(data, batch_sampler=sampler, num_workers=num_workers,
-                        pin_memory=device.type == "cuda", persistent_workers=False)
-    for x, y in loader:
-        yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    else:
+        yield from _dataset_batches(data, sampler, device, num_workers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,9 +284,26 @@ def lr_factor(step: int, steps: int, schedule: str | Callable[[int], float] = "n
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a ``torch.device`` (None or "auto": CUDA if available, else the CPU).
+
+    Raises ``ValueError`` naming ``device`` for a name torch does not know and for a device this
+    machine does not have (no CUDA, or a CUDA index past the last GPU).
+    """
     if device is None or device == "auto":
         return config.device()
-    return torch.device(device)
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str, a torch.device or None, got {type(device).__name__}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:<index>', … or 'auto', got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} is not available: torch sees no CUDA GPU here (use 'cpu' or 'auto')")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} is not available: this machine has {torch.cuda.device_count()} GPU(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} is not available on this machine")
+    return dev
 
 
 def cpu_bf16_supported() -> bool:
@@ -310,7 +371,7 @@ def evaluate(model: nn.Module, data: Data, *, batch_size: int = 1000, device: st
         x, y = tensors
         batches = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
     else:
-        batches = iter(DataLoader(data, batch_size=batch_size, shuffle=False))
+        batches = iter(DataLoader(data, batch_size=batch_size, shuffle=False, generator=_loader_generator(0)))
     was_training = model.training
     model.eval()
     autocast, _ = _autocast(device, amp)
@@ -343,10 +404,77 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 def _fingerprint(model: nn.Module, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What identifies a run: its settings, the model's architecture (its repr) and parameter shapes."""
     shapes = sorted((k, tuple(v.shape)) for k, v in model.state_dict().items())
-    digest = hashlib.sha1(repr(shapes).encode()).hexdigest()[:12]
     return {**settings, "model": type(model).__name__, "num_params": sum(p.numel() for p in model.parameters()),
-            "state_shapes": digest}
+            "state_shapes": _digest(repr(shapes)), "architecture": _digest(repr(model))}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def _tensor_digest(t: torch.Tensor) -> str:
+    """Shape, dtype and a digest of up to 4096 evenly spaced values (cheap for a whole dataset)."""
+    flat = t.detach().reshape(-1)
+    picked = flat[torch.linspace(0, flat.numel() - 1, min(flat.numel(), 4096), device=flat.device).long()]
+    return f"{tuple(t.shape)}:{t.dtype}:{_digest(repr(picked.cpu().tolist()))}"
+
+
+def _code_digest(code: Any) -> str:
+    """A function's bytecode, constants (nested functions included) and the names it uses."""
+    consts = [_code_digest(c) if inspect.iscode(c) else repr(c) for c in code.co_consts]
+    return _digest(repr((code.co_code, consts, code.co_names)))
+
+
+def _describe(obj: Any, depth: int = 0) -> str:
+    """A description of a setting that is the same in every process: plain values by their repr,
+    tensors by :func:`_tensor_digest`, modules by their repr, functions by their code, closure and
+    defaults, ``functools.partial`` by its function and arguments."""
+    if depth > 4:
+        return type(obj).__qualname__
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+        return repr(obj)
+    if isinstance(obj, (tuple, list)):
+        return "(" + ", ".join(_describe(o, depth + 1) for o in obj) + ")"
+    if isinstance(obj, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v, depth + 1)}" for k, v in sorted(obj.items(), key=str)) + "}"
+    if isinstance(obj, torch.Tensor):
+        return "tensor" + _tensor_digest(obj)
+    if isinstance(obj, functools.partial):
+        return f"partial({_describe(obj.func, depth + 1)}, {_describe(obj.args, depth + 1)}, " \
+               f"{_describe(obj.keywords, depth + 1)})"
+    if inspect.ismethod(obj):
+        return f"{_describe(obj.__func__, depth + 1)} of {_describe(obj.__self__, depth + 1)}"
+    if isinstance(obj, nn.Module):
+        return repr(obj)
+    if inspect.isfunction(obj):
+        cells = [_cell(c) for c in obj.__closure__ or ()]
+        return f"{obj.__module__}.{obj.__qualname__}:{_code_digest(obj.__code__)}:" \
+               f"{_describe(cells, depth + 1)}:{_describe(obj.__defaults__, depth + 1)}"
+    name = getattr(obj, "__qualname__", None)
+    if name is not None:  # builtins and classes
+        return f"{getattr(obj, '__module__', '')}.{name}"
+    custom = type(obj).__repr__ is not object.__repr__  # the default repr holds a memory address
+    return type(obj).__qualname__ + (repr(obj) if custom else "")
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+
+
+def _describe_data(data: Data) -> str:
+    """Training data for the fingerprint: tensors by :func:`_tensor_digest`; a Dataset by its type,
+    length and plain public settings (e.g. a distortion's name and seed; not paths, not the epoch)."""
+    tensors = _as_tensors(data, "train")
+    if tensors is not None:
+        return _describe(list(tensors))
+    plain = {k: v for k, v in vars(data).items() if not k.startswith("_") and "epoch" not in k
+             and isinstance(v, (bool, int, float, str, tuple, type(None)))}
+    return f"{type(data).__qualname__}(n={len(data)}, {_describe(plain)})"
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -403,7 +531,9 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
 
     Args:
         model: a classifier returning logits (N, classes) for images (N, C, H, W).
-        train, val: Datasets yielding (image, label), or (images, labels) tensor pairs.
+        train, val: map-style Datasets yielding (image, label), or (images, labels) tensor pairs.
+            Where ``train`` has a ``set_epoch(epoch)`` method (e.g. :class:`~stn_course.data.DistortedMNIST`
+            with ``fresh=True``), it is called at the start of every epoch, and on resuming.
         steps: number of optimiser steps (batches), not epochs.
         batch_size: images per step (over all processes under torchrun).
         lr, optimizer, momentum, weight_decay, nesterov: ``optimizer`` is "sgd" (uses
@@ -444,16 +574,17 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     Raises:
         TrainingDiverged: the loss became NaN or infinite; the message names the step.
     """
-    _check_arguments(model, val, steps=steps, batch_size=batch_size, lr=lr, label_smoothing=label_smoothing,
-                     loss_fn=loss_fn, ema=ema, optimizer=optimizer, schedule=schedule)
-    eval_every = eval_every or max(steps // 10, 1)
-    loop = _Loop(model, train, val, steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                 momentum=momentum, weight_decay=weight_decay, schedule=schedule, milestones=milestones, gamma=gamma,
-                 warmup=warmup, loc_lr_scale=loc_lr_scale, grad_clip=grad_clip, nesterov=nesterov,
-                 label_smoothing=label_smoothing, ema=ema, channels_last=channels_last, augment=augment,
-                 loss_fn=loss_fn, error_fn=error_fn, device=device, seed=seed, eval_every=eval_every,
-                 eval_batch_size=eval_batch_size, checkpoint=checkpoint,
-                 checkpoint_every=checkpoint_every or eval_every, amp=amp, log_every=log_every)
+    eval_every = max(steps // 10, 1) if eval_every is None and is_int(steps) else eval_every
+    settings = dict(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
+                    weight_decay=weight_decay, schedule=schedule, milestones=milestones, gamma=gamma, warmup=warmup,
+                    loc_lr_scale=loc_lr_scale, grad_clip=grad_clip, nesterov=nesterov,
+                    label_smoothing=label_smoothing, ema=ema, channels_last=channels_last, augment=augment,
+                    loss_fn=loss_fn, error_fn=error_fn, device=device, seed=seed, eval_every=eval_every,
+                    eval_batch_size=eval_batch_size, checkpoint=checkpoint,
+                    checkpoint_every=eval_every if checkpoint_every is None else checkpoint_every, amp=amp,
+                    log_every=log_every, num_workers=num_workers)
+    _check_arguments(model, train, val, settings)
+    loop = _Loop(model, train, val, **settings)
     if resume and loop.resume() >= steps:
         return loop.finish(restore_best)
     with loop.progress_bar(progress):
@@ -471,28 +602,47 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     return loop.finish(restore_best)
 
 
-def _check_arguments(model: nn.Module, val: Data | None, *, steps: int, batch_size: int, lr: float,
-                     label_smoothing: float, loss_fn: Callable | None, ema: float | None, optimizer: str,
-                     schedule: str | Callable[[int], float]) -> None:
+def _check_arguments(model: nn.Module, train: Data, val: Data | None, s: Mapping[str, Any]) -> None:
     """Raise a clear error, naming the argument, for anything :func:`fit` cannot train with."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    if not 0.0 <= label_smoothing < 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
-    if label_smoothing and loss_fn is not None:
-        raise ValueError("label_smoothing applies to the default cross-entropy; pass it to your loss_fn instead")
-    if ema is not None and not 0.0 < ema < 1.0:
-        raise ValueError(f"ema must be a decay in (0, 1) or None, got {ema!r}")
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    if not callable(schedule):
-        check_choice("schedule", schedule, SCHEDULES)
+    _as_tensors(train, "train")
     if val is not None:
         _as_tensors(val, "val")
+    for name in ("steps", "batch_size", "eval_every", "checkpoint_every", "eval_batch_size", "log_every"):
+        check_int(name, s[name], 1)
+    for name in ("warmup", "num_workers", "seed"):
+        check_int(name, s[name], 0)
+    for m in s["milestones"]:
+        check_int("milestones", m, 1)
+    for name, low, high, what in (("lr", 0, None, "> 0"), ("momentum", -1, None, ">= 0"),
+                                  ("weight_decay", -1, None, ">= 0"), ("gamma", 0, None, "> 0"),
+                                  ("loc_lr_scale", -1, None, ">= 0"), ("label_smoothing", -1, 1, "in [0, 1)")):
+        _check_real(name, s[name], what, low, high)
+    if s["grad_clip"] is not None:
+        _check_real("grad_clip", s["grad_clip"], "> 0 or None", 0, None)
+    if s["label_smoothing"] and s["loss_fn"] is not None:
+        raise ValueError("label_smoothing applies to the default cross-entropy; pass it to your loss_fn instead")
+    if s["ema"] is not None and not (isinstance(s["ema"], (int, float)) and 0.0 < s["ema"] < 1.0):
+        raise ValueError(f"ema must be a decay in (0, 1) or None, got {s['ema']!r}")
+    check_choice("optimizer", s["optimizer"], OPTIMIZERS)
+    if not callable(s["schedule"]):
+        check_choice("schedule", s["schedule"], SCHEDULES)
+    for name in ("augment", "loss_fn", "error_fn"):
+        if s[name] is not None and not callable(s[name]):
+            raise TypeError(f"{name} must be callable or None, got {type(s[name]).__name__}")
+    if s["amp"] not in AMP_CHOICES:
+        raise ValueError(f"amp must be one of {list(AMP_CHOICES)}, got {s['amp']!r}")
+    resolve_device(s["device"])
+
+
+def _check_real(name: str, value: Any, what: str, low: float, high: float | None) -> None:
+    """A finite real number with ``low < value`` (``low = -1`` means ``value >= 0``) and ``value < high``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number {what}, got {value!r} ({type(value).__name__})")
+    ok = math.isfinite(value) and (value >= 0 if low == -1 else value > low) and (high is None or value < high)
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 class _Loop:
@@ -523,11 +673,12 @@ class _Loop:
         self.averaged = WeightAverage(model, s["ema"]) if s["ema"] is not None else None
         self.selected = self.averaged.module if self.averaged is not None else model  # validated and returned
         self.autocast, self.scaler = _autocast(self.device, s["amp"])
+        self.autocast_on = not isinstance(self.autocast, contextlib.nullcontext)
         self.net: nn.Module = model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        self.fingerprint = _fingerprint(model, self._settings())
+        self.fingerprint = _fingerprint(model, self._settings(train))
         self.history = History()
         self.step = 0
         self.pending: list[torch.Tensor] = []
@@ -535,15 +686,16 @@ class _Loop:
         self.ckpt_path = Path(s["checkpoint"]) if s["checkpoint"] is not None else None
         torch.manual_seed(self.seed + self.rank)
 
-    def _settings(self) -> dict[str, Any]:
+    def _settings(self, train: Data) -> dict[str, Any]:
         """Everything that changes the run, for the checkpoint's fingerprint."""
         s = self.s
-        keys = ("steps", "batch_size", "lr", "optimizer", "momentum", "weight_decay")
-        return {**{k: s[k] for k in keys}, "schedule": s["schedule"] if isinstance(s["schedule"], str) else "callable",
-                "milestones": list(s["milestones"]), "gamma": s["gamma"], "warmup": s["warmup"],
-                "loc_lr_scale": s["loc_lr_scale"], "nesterov": s["nesterov"], "label_smoothing": s["label_smoothing"],
-                "ema": s["ema"], "grad_clip": s["grad_clip"], "channels_last": s["channels_last"], "amp": s["amp"],
-                "seed": self.seed, "n_train": self.n_train, "world_size": self.world}
+        keys = ("steps", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "gamma", "warmup",
+                "loc_lr_scale", "nesterov", "label_smoothing", "ema", "grad_clip", "channels_last", "eval_every")
+        code = {k: _describe(s[k]) for k in ("schedule", "augment", "loss_fn", "error_fn")}
+        precision = getattr(self.autocast, "fast_dtype", torch.float32) if self.autocast_on else torch.float32
+        return {**{k: s[k] for k in keys}, "milestones": list(s["milestones"]), **code, "precision": str(precision),
+                "gradient_scaler": self.scaler is not None, "seed": self.seed, "n_train": self.n_train,
+                "train": _describe_data(train), "world_size": self.world}
 
     # -- resume
 

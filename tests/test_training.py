@@ -204,3 +204,159 @@ def test_cpu_autocast_keeps_the_transformer_in_float32():
     assert logits.dtype == torch.bfloat16
     assert model.transformer.last_params.dtype == torch.float32
     assert model.transformer.last_grid.dtype == torch.float32
+
+
+# ----------------------------------------------------------------------------- resume for every input
+
+class _NoisyDataset(torch.utils.data.Dataset):
+    """A Dataset whose items draw from torch's global generator (a random transform) and that
+    records the epochs ``fit`` announces; from epoch 1 on its labels flip (new data per epoch)."""
+
+    def __init__(self, n=64):
+        self.x, self.y = _data(n)
+        self.epochs, self.epoch = [], 0
+
+    def set_epoch(self, epoch):
+        self.epochs.append(epoch)
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        label = int(self.y[i]) ^ (self.epoch % 2)
+        return self.x[i] + 0.05 * torch.randn(self.x[i].shape), label
+
+
+def _dropout_model(seed=1):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+
+
+RESUME = dict(steps=10, batch_size=16, lr=0.05, optimizer="sgd", eval_every=3, progress=False, restore_best=False)
+
+
+class Killed(Exception):
+    pass
+
+
+def _interrupted_then_resumed(make_data, ckpt, kill_at, **kwargs):
+    """Run fit until ``kill_at`` (after a checkpoint), then resume it in a 'fresh process'."""
+    def kill(step, _):
+        if step == kill_at:
+            raise Killed
+
+    with pytest.raises(Killed):
+        training.fit(_dropout_model(), make_data(), **RESUME, **kwargs, checkpoint=ckpt, callback=kill)
+    data = make_data()
+    model = _dropout_model(seed=42)
+    hist = training.fit(model, data, **RESUME, **kwargs, checkpoint=ckpt)
+    return model, hist, data
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_resume_is_exact_for_a_dataset_with_randomness_and_dropout(tmp_path, num_workers):
+    reference = _dropout_model()
+    ref_data = _NoisyDataset()
+    ref_hist = training.fit(reference, ref_data, **RESUME, num_workers=num_workers)
+    resumed, hist, data = _interrupted_then_resumed(_NoisyDataset, tmp_path / "run.pt", kill_at=8,
+                                                    num_workers=num_workers)
+    assert hist.resumed_from == 6
+    assert hist.loss == ref_hist.loss and _same(reference, resumed)
+    # set_epoch is called at the start of every epoch (4 steps of 16 out of 64), and on resuming
+    assert ref_data.epochs == [0, 1, 2] and data.epochs == [1, 2]
+
+
+def test_resume_is_exact_for_a_list_of_tensors_and_dropout(tmp_path):
+    x, y = _data(64)
+    reference = _dropout_model()
+    ref_hist = training.fit(reference, [x, y], **RESUME)
+    resumed, hist, _ = _interrupted_then_resumed(lambda: [x, y], tmp_path / "run.pt", kill_at=7)
+    assert hist.loss == ref_hist.loss and _same(reference, resumed)
+
+
+def _other_augment(images, generator):
+    return images + 0.02 * torch.randn(images.shape, generator=generator)
+
+
+@pytest.mark.parametrize("change, key", [
+    (dict(augment=_other_augment), "augment"),
+    (dict(grad_clip=1.0), "grad_clip"),
+    (dict(amp=True), "precision"),
+    (dict(loss_fn=lambda logits, y, reduction="mean": nn.functional.cross_entropy(logits, y, reduction=reduction)
+          * 2), "loss_fn"),
+    (dict(error_fn=lambda logits, y: logits.argmin(1) != y), "error_fn"),
+    (dict(label_smoothing=0.1), "label_smoothing"),
+    (dict(schedule=lambda step: 0.5), "schedule"),
+    (dict(train=(_data()[0] * 0.5, _data()[1])), "train"),
+    (dict(model=_dropout_model), "architecture"),
+])
+def test_a_finished_checkpoint_of_another_run_is_refused(tmp_path, change, key):
+    """Every setting that changes the run is in the fingerprint: none of these may reuse the checkpoint."""
+    x, y = _data()
+    base = dict(FIT, augment=_jitter)
+    ckpt = tmp_path / "run.pt"
+    training.fit(_model(), (x, y), **base, checkpoint=ckpt)
+    kwargs = {**base, **{k: v for k, v in change.items() if k not in ("train", "model")}}
+    model = change.get("model", _model)()
+    with pytest.raises(ValueError, match=key):
+        training.fit(model, change.get("train", (x, y)), **kwargs, checkpoint=ckpt)
+
+
+def test_the_same_run_in_a_new_process_reuses_its_checkpoint(tmp_path):
+    """The fingerprint describes functions by their code, not their identity: an equal closure,
+    partial or lambda defined again (as a new process would) is the same run."""
+    import functools
+
+    def make_augment(scale):
+        def augment(images, generator):
+            return images + scale * torch.randn(images.shape, generator=generator)
+        return augment
+
+    x, y = _data()
+    ckpt = tmp_path / "run.pt"
+    loss = functools.partial(nn.functional.cross_entropy, reduction="mean")
+    kwargs = dict(FIT, loss_fn=lambda a, b, reduction="mean": loss(a, b))
+    training.fit(_model(), (x, y), **{**kwargs, "augment": make_augment(0.01)}, checkpoint=ckpt)
+    kwargs = dict(FIT, loss_fn=lambda a, b, reduction="mean": loss(a, b))
+    hist = training.fit(_model(), (x, y), **{**kwargs, "augment": make_augment(0.01)}, checkpoint=ckpt)
+    assert hist.resumed_from == FIT["steps"]
+    with pytest.raises(ValueError, match="augment"):
+        training.fit(_model(), (x, y), **{**kwargs, "augment": make_augment(0.02)}, checkpoint=ckpt)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(device="cuda:99"), ValueError, "device 'cuda:99' is not available"),
+    (dict(device="gpu"), ValueError, "device must be"),
+    (dict(steps=10.0), TypeError, "steps must be an int"),
+    (dict(eval_every=2.5), TypeError, "eval_every must be an int"),
+    (dict(checkpoint_every=0), ValueError, "checkpoint_every must be an int >= 1"),
+    (dict(log_every=0), ValueError, "log_every"),
+    (dict(eval_batch_size=0), ValueError, "eval_batch_size"),
+    (dict(warmup=-1), ValueError, "warmup"),
+    (dict(warmup=1.5), TypeError, "warmup"),
+    (dict(milestones=(2.5,)), TypeError, "milestones"),
+    (dict(num_workers=-1), ValueError, "num_workers"),
+    (dict(steps=True), TypeError, "steps"),
+    (dict(lr=float("nan")), ValueError, "lr"),
+    (dict(momentum=-0.1), ValueError, "momentum"),
+    (dict(weight_decay=-1e-4), ValueError, "weight_decay"),
+    (dict(gamma=0.0), ValueError, "gamma"),
+    (dict(loc_lr_scale=-1.0), ValueError, "loc_lr_scale"),
+    (dict(grad_clip=0.0), ValueError, "grad_clip"),
+    (dict(grad_clip="1"), TypeError, "grad_clip"),
+    (dict(augment="R"), TypeError, "augment"),
+])
+def test_every_bad_argument_is_named(kwargs, error, words):
+    x, y = _data()
+    with pytest.raises(error, match=words):
+        training.fit(_model(), (x, y), **{**dict(steps=2, batch_size=8, progress=False), **kwargs})
+
+
+def test_an_iterable_dataset_is_refused_by_name():
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            yield from zip(*_data())
+
+    with pytest.raises(TypeError, match="train must be a map-style Dataset"):
+        training.fit(_model(), Stream(), steps=2, batch_size=8, progress=False)
