@@ -28,6 +28,7 @@ One module per concern: ``chapters`` (the format, and reading it),
 ``table`` (the exercise list), ``sphinx`` (the student edition) and ``cli``.
 """
 
+from .audit import package_leaks, student_notebook_leaks
 from .chapters import (BEGIN_HIDDEN, BEGIN_SOLUTION, CHECK_TAG, CODE_STUB_COMMENT, DEFAULT_HINT, END_HIDDEN,
                        END_SOLUTION, HIDDEN_TAG, SOLUTION_TAG, TEXT_STUB, Chapter, Directive, Exercise,
                        chapter_paths, directives, has_exercises, is_check_cell, is_hidden_cell,
@@ -59,6 +60,7 @@ __all__ = [
     "Limits", "Sandbox", "Workspace", "find_sandbox", "CellResult", "kernel_env", "sandbox_env", "Kernel",
     "Hidden", "Verdict", "load_references", "PRELOAD", "Setup", "grade_submission", "grade_class",
     "Score", "CSV_FIELDS", "write_csv", "read_csv", "merge_csv", "write_feedback", "totals",
+    "package_leaks", "student_notebook_leaks",
     # verification
     "Verification", "cell_names", "needed_cells", "verify",
     # the exercise list, the student edition (``setup``: the Sphinx extension), the command line

@@ -1,4 +1,4 @@
-"""The command line: ``python -m stn_course.classroom student|grade|merge|exercises|verify|student-book``."""
+"""The command line: ``python -m stn_course.classroom student|grade|merge|audit|exercises|verify|student-book``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .assignments import check_chapters, find_submissions, read_manifest, read_roster, unlisted
+from .audit import package_leaks, student_notebook_leaks
 from .chapters import chapter_paths, read_chapter
 from .grading import PRELOAD, Setup, grade_class
 from .reports import merge_csv, totals, write_csv, write_feedback
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--full", action="store_true", help="do not force quick mode in the kernels")
     g.add_argument("--preload", default=PRELOAD,
                    help="code run in each kernel before its clock starts (default: the course's imports)")
+    a = sub.add_parser("audit", help="check that the package and the student notebooks hold no reference solution")
+    a.add_argument("chapters", nargs="+", type=Path)
+    a.add_argument("--student", type=Path, help="folder of the student notebooks to check too")
     m = sub.add_parser("merge", help="merge the CSVs of grading shards")
     m.add_argument("parts", nargs="+", type=Path)
     m.add_argument("--out", type=Path, required=True)
@@ -141,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "grade":
         return _grade(args)
+    if args.command == "audit":
+        found = package_leaks(args.chapters) + (student_notebook_leaks(args.chapters, args.student) if args.student else [])
+        for line in found:
+            print(f"leak: {line}")
+        print("no reference solution found" if not found else f"{len(found)} leak(s)")
+        return 1 if found else 0
     if args.command == "merge":
         scores = merge_csv(args.parts, args.out)
         print(f"wrote {args.out} ({len(scores)} rows from {len(args.parts)} files)")

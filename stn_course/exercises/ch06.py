@@ -26,12 +26,6 @@ def check_rotation_angle(fn: Callable) -> None:
                    "column is (s·cos a, s·sin a). Use torch.atan2, and convert radians to degrees.")
 
 
-def _reference_compose(theta1: torch.Tensor, theta2: torch.Tensor) -> torch.Tensor:
-    a1, t1 = theta1[:, :, :2], theta1[:, :, 2:]
-    a2, t2 = theta2[:, :, :2], theta2[:, :, 2:]
-    return torch.cat([a1 @ a2, a1 @ t2 + t1], dim=2)
-
-
 def check_compose_theta(fn: Callable) -> None:
     """Exercise: ``compose_theta(theta1, theta2)`` — one θ that does what sampling with θ1, then θ2 does."""
     t1 = theta_from(torch.tensor([0.3, -1.0]), torch.tensor([0.8, 1.2]), 0.1, torch.tensor([0.1, 0.0]), -0.2)
@@ -40,7 +34,12 @@ def check_compose_theta(fn: Callable) -> None:
     cases = [
         Case("θ2 = identity leaves θ1", (t1, ident), t1.clone()),
         Case("θ1 = identity leaves θ2", (ident, t2), t2.clone()),
-        Case("two rotations, scales, shears and translations", (t1, t2), _reference_compose(t1, t2)),
+        Case("two rotation-scalings: the angles add, the scales multiply",
+             (theta_from(torch.tensor([0.3, -1.0]), torch.tensor([0.8, 1.2])), theta_from(torch.tensor([0.7, 0.4]), 1.1)),
+             theta_from(torch.tensor([1.0, -0.6]), torch.tensor([0.88, 1.32]))),
+        Case("a shift, then a zoom: the zoom happens about the shifted centre",
+             (theta_from(tx=0.2, ty=0.1).expand(2, 2, 3), theta_from(scale=0.5).expand(2, 2, 3)),
+             theta_from(scale=0.5, tx=0.2, ty=0.1).expand(2, 2, 3)),
     ]
     run_cases("compose_theta", fn, cases, atol=1e-5,
               hint="V1(p) = U(A1 p + t1) and V2(p) = V1(A2 p + t2) = U(A1 (A2 p + t2) + t1): read off A and t. "

@@ -39,20 +39,23 @@ def check_affine_as_tps(fn: Callable) -> None:
     """Exercise: ``affine_as_tps(theta, control_points)`` — the TPS offsets that reproduce an affine θ."""
     ctrl = tps_control_points(16)
     thetas = torch.cat([theta_from(0.0), theta_from(0.6, 0.8, 0.2, 0.1, -0.3), theta_from(-1.2, 1.1, 0.0, 0.0, 0.2)])
-    expected = ctrl @ thetas[:, :, :2].transpose(1, 2) + thetas[:, None, :, 2] - ctrl
+    corners = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]])
     cases = [
         Case("the identity θ gives zero offsets", (thetas[:1].clone(), ctrl.clone()), torch.zeros(1, 16, 2)),
-        Case("three θ, 16 control points", (thetas.clone(), ctrl.clone()), expected),
-        Case("a 3×3 grid of control points", (thetas.clone(), tps_control_points(9)),
-             tps_control_points(9) @ thetas[:, :, :2].transpose(1, 2) + thetas[:, None, :, 2] - tps_control_points(9)),
+        Case("a shift by (0.2, -0.1) moves every control point by it", (theta_from(tx=0.2, ty=-0.1), ctrl.clone()),
+             torch.tensor([0.2, -0.1]).expand(1, 16, 2)),
+        Case("a zoom by 0.5 pulls the 2×2 corners halfway to the centre", (theta_from(scale=0.5), corners.clone()),
+             -0.5 * corners[None]),
     ]
-    run_cases("affine_as_tps", fn, cases, atol=1e-5,
-              hint="Control point c_k must sample where θ sends it: A c_k + t. The offset is that point minus c_k. "
-                   "Shapes: theta (N, 2, 3), control_points (K, 2) → offsets (N, K, 2).")
+    hint = ("Control point c_k must sample where θ sends it: A c_k + t. The offset is that point minus c_k. "
+            "Shapes: theta (N, 2, 3), control_points (K, 2) → offsets (N, K, 2).")
+    run_cases("affine_as_tps", fn, cases, atol=1e-5, hint=hint)
     offsets = fn(thetas.clone(), ctrl.clone())
+    if not isinstance(offsets, torch.Tensor) or offsets.shape != (3, 16, 2):
+        raise ExerciseFailed(f"affine_as_tps: three θ and 16 control points should give offsets (3, 16, 2). {hint}")
     got = tps_grid(offsets, (3, 1, 9, 11))
     want = F.affine_grid(thetas, [3, 1, 9, 11], align_corners=False)
     if not torch.allclose(got, want, atol=1e-4):
-        raise ExerciseFailed("affine_as_tps: the offsets match at the control points, but the TPS grid they make "
-                             "differs from the affine grid between them — this should not happen; check the shapes.")
-    print("✓ affine_as_tps: and the TPS grid equals F.affine_grid everywhere, not only at the control points")
+        raise ExerciseFailed("affine_as_tps: for three rotations, scalings and shifts, the TPS grid your offsets make "
+                             f"differs from F.affine_grid. {hint}")
+    print("✓ affine_as_tps: the TPS grid of the offsets equals F.affine_grid everywhere")

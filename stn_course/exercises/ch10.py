@@ -7,11 +7,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .. import svhn
-from ..svhn.models import sequence_error as _sequence_error
 from . import Case, run_cases
 
-B = svhn.BLANK
+B = 10  # the blank class (no digit at this position)
 
 
 def check_sequence_error(fn: Callable) -> None:
@@ -23,16 +21,13 @@ def check_sequence_error(fn: Callable) -> None:
     extra[2, 2] = 4
     short = targets.clone()
     short[3, 4] = B
-    g = torch.Generator().manual_seed(10)
-    rand_t = torch.randint(0, 11, (50, 5), generator=g)
-    rand_p = torch.where(torch.rand(50, 5, generator=g) < 0.9, rand_t, torch.randint(0, 11, (50, 5), generator=g))
     cases = [
         Case("every number right", (targets.clone(), targets.clone()), 0.0),
         Case("one wrong digit in the first of four numbers", (one_digit, targets.clone()), 25.0),
         Case("a digit predicted where a blank belongs", (extra, targets.clone()), 25.0),
         Case("a five-digit number read as four digits", (short, targets.clone()), 25.0),
         Case("every number wrong somewhere", (torch.full((4, 5), 3), targets.clone()), 100.0),
-        Case("50 random numbers with 10% of positions changed", (rand_p, rand_t), _sequence_error(rand_p, rand_t)),
+        Case("eight numbers, two of them wrong", (torch.cat([one_digit, extra]), torch.cat([targets, targets])), 25.0),
     ]
     run_cases("sequence_error", fn, cases,
               hint="Compare predictions and targets position by position, call a number wrong when ANY of its "
@@ -45,12 +40,12 @@ def check_crop_window(fn: Callable) -> None:
     near_edge = np.array([[2, 3, 10, 20], [13, 4, 9, 19]], float)
     cases = [
         Case("one digit in the middle of a 100×80 photo", (np.array([[40.0, 30, 10, 20]]), (100, 80)),
-             torch.tensor(svhn.crop_window(np.array([[40.0, 30, 10, 20]]), (100, 80)))),
-        Case("three digits", (three.copy(), (200, 100)), torch.tensor(svhn.crop_window(three, (200, 100)))),
+             torch.tensor([38.5, 27.0, 51.5, 53.0], dtype=torch.float64)),
+        Case("three digits", (three.copy(), (200, 100)), torch.tensor([23.85, 5.55, 77.15, 35.45], dtype=torch.float64)),
         Case("digits at the top-left corner (the window is clipped)", (near_edge.copy(), (60, 40)),
-             torch.tensor(svhn.crop_window(near_edge, (60, 40)))),
-        Case("a tight 50×40 photo (clipped on every side)", (three.copy(), (75, 35)),
-             torch.tensor(svhn.crop_window(three, (75, 35)))),
+             torch.tensor([0.0, 0.0, 25.0, 26.0], dtype=torch.float64)),
+        Case("a tight 75×35 photo (clipped on the right and at the bottom)", (three.copy(), (75, 35)),
+             torch.tensor([23.85, 5.55, 75.0, 35.0], dtype=torch.float64)),
     ]
 
     def wrapped(boxes, size):
@@ -61,29 +56,19 @@ def check_crop_window(fn: Callable) -> None:
                    "width and height by 30% about its centre, then clip to 0 ≤ x ≤ W and 0 ≤ y ≤ H.")
 
 
-def _compose_reference(thetas: list[torch.Tensor]) -> torch.Tensor:
-    n = thetas[0].shape[0]
-    total = torch.eye(3, dtype=thetas[0].dtype).expand(n, 3, 3)
-    for t in thetas:
-        h = torch.cat([t, torch.tensor([0.0, 0.0, 1.0], dtype=t.dtype).expand(n, 1, 3)], 1)
-        total = total @ h
-    return total[:, :2]
-
-
 def check_compose_thetas(fn: Callable) -> None:
     """Exercise: ``compose_thetas(thetas)`` — the single θ that does what a chain of transformers does."""
-    g = torch.Generator().manual_seed(3)
     identity = torch.tensor([[[1.0, 0, 0], [0, 1, 0]]])
     shift = torch.tensor([[[1.0, 0, 0.5], [0, 1, 0]]])
     zoom = torch.tensor([[[0.5, 0, 0], [0, 0.5, 0]]])
-    rand = [torch.eye(2, 3).expand(4, 2, 3) + 0.2 * torch.randn(4, 2, 3, generator=g) for _ in range(4)]
     cases = [
         Case("a single θ", ([shift.clone()],), shift.clone()),
         Case("identity then a shift", ([identity.clone(), shift.clone()],), shift.clone()),
         Case("zoom (first transformer) then shift (second)", ([zoom.clone(), shift.clone()],),
-             _compose_reference([zoom, shift])),
-        Case("shift then zoom (order matters)", ([shift.clone(), zoom.clone()],), _compose_reference([shift, zoom])),
-        Case("four random θ for a batch of 4", ([r.clone() for r in rand],), _compose_reference(rand)),
+             torch.tensor([[[0.5, 0, 0.25], [0, 0.5, 0]]])),
+        Case("shift then zoom (order matters)", ([shift.clone(), zoom.clone()],), torch.tensor([[[0.5, 0, 0.5], [0, 0.5, 0]]])),
+        Case("three: zoom, shift, zoom", ([zoom.clone(), shift.clone(), zoom.clone()],),
+             torch.tensor([[[0.25, 0, 0.25], [0, 0.25, 0]]])),
     ]
     run_cases("compose_thetas", fn, cases,
               hint="Each θ maps output coordinates of its transformer to its input coordinates. Point p at the last "
