@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -53,3 +54,26 @@ def check_size(name: str, size: Sequence[int], dims: int) -> tuple[int, ...]:
     if not all(is_int(s) for s in size) or min(size[:2]) < 0 or min(size[2:]) < 1:
         raise ValueError(f"{name} must hold ints, N and C >= 0 and the spatial sizes >= 1, got {tuple(size)}")
     return tuple(int(s) for s in size)
+
+
+def check_real(name: str, value: object, *, minimum: float | None = None, above: float | None = None,
+               below: float | None = None) -> float:
+    """Raise unless ``value`` is a finite real number (``TypeError``) with ``value >= minimum``,
+    ``value > above`` and ``value < below`` where given (``ValueError``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    conditions = [(minimum is None or value >= minimum, f">= {minimum}"), (above is None or value > above, f"> {above}"),
+                  (below is None or value < below, f"< {below}")]
+    if not math.isfinite(value) or not all(ok for ok, _ in conditions):
+        wanted = " and ".join(text for (_, text), bound in zip(conditions, (minimum, above, below)) if bound is not None)
+        raise ValueError(f"{name} must be a finite number{' ' + wanted if wanted else ''}, got {value!r}")
+    return float(value)
+
+
+def check_interval(name: str, value: object, *, above: float | None = None) -> tuple[float, float]:
+    """Raise unless ``value`` is a pair (low, high) of finite numbers with low <= high (and low > ``above``)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}")
+    low = check_real(f"{name}[0]", value[0], above=above)
+    high = check_real(f"{name}[1]", value[1], minimum=low)
+    return low, high

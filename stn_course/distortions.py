@@ -73,7 +73,7 @@ import torch.nn.functional as F
 
 from . import grid as _grid
 from . import sampler as _sampler
-from ._checks import check_choice, check_tensor
+from ._checks import check_choice, check_int, check_interval, check_real, check_tensor
 from .geometry import theta_from
 
 NAMES = ("R", "RTS", "P", "E", "TC")
@@ -153,6 +153,19 @@ def _to(params: dict, device: torch.device) -> dict:
 
 # ----------------------------------------------------------------------------- geometry helpers
 
+def _given(params: dict, n: int, keys: tuple[str, ...]) -> dict:
+    """Check parameters passed in to render: a dict holding ``keys``, each with one row per image."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of tensors or None, got {type(params).__name__}")
+    for k in keys:
+        if k not in params:
+            raise ValueError(f"params must hold {list(keys)}, {k!r} is missing")
+        if not isinstance(params[k], torch.Tensor) or params[k].dim() == 0 or params[k].shape[0] != n:
+            shape = tuple(params[k].shape) if isinstance(params[k], torch.Tensor) else type(params[k]).__name__
+            raise ValueError(f"params[{k!r}] must have one row per image ({n}), got {shape}")
+    return params
+
+
 def _check_images(images: torch.Tensor) -> None:
     check_tensor("images", images, floating=True)
     if images.dim() != 4:
@@ -209,8 +222,9 @@ def _affine(images: torch.Tensor, theta: torch.Tensor, out_hw: tuple[int, int], 
 
 def sample_rotated(n: int, generator: torch.Generator | None = None, *, max_degrees: float = 90.0) -> dict:
     """R's parameters: ``angle`` (n,) uniform in [−max_degrees, max_degrees], in radians."""
+    check_int("n", n, 0)
+    m = math.radians(check_real("max_degrees", max_degrees, minimum=0))
     g = _gen(generator)
-    m = math.radians(max_degrees)
     return {"angle": _uniform((n,), -m, m, g)}
 
 
@@ -223,7 +237,8 @@ def rotated(images: torch.Tensor, generator: torch.Generator | None = None, *, m
     """
     _check_images(images)
     n, _, h, w = images.shape
-    p = _to(params if params is not None else sample_rotated(n, generator, max_degrees=max_degrees), images.device)
+    p = _given(params, n, ("angle",)) if params is not None else sample_rotated(n, generator, max_degrees=max_degrees)
+    p = _to(p, images.device)
     theta = placement_theta(p["angle"], torch.ones_like(p["angle"]), torch.zeros(n, 2, device=images.device),
                             (h, w), (h, w))
     return _affine(images, theta, (h, w), mode, padding_mode, backend), p
@@ -241,10 +256,14 @@ def sample_rts(n: int, generator: torch.Generator | None = None, *, in_size: int
     the ``out_size`` canvas: ``|shift| ≤ (out_size − content·scale·(|cos a| + |sin a|)) / 2``.
     (``in_size`` is accepted for symmetry; the placement does not depend on it.)
     """
+    check_int("n", n, 0)
+    check_int("out_size", out_size, 1)
+    m = math.radians(check_real("max_degrees", max_degrees, minimum=0))
+    low, high = check_interval("scale_range", scale_range, above=0)
+    check_real("content", content, above=0)
     g = _gen(generator)
-    m = math.radians(max_degrees)
     angle = _uniform((n,), -m, m, g)
-    scale = _uniform((n,), scale_range[0], scale_range[1], g)
+    scale = _uniform((n,), low, high, g)
     half_extent = 0.5 * content * scale * (angle.cos().abs() + angle.sin().abs())
     room = (0.5 * out_size - half_extent).clamp_min(0.0)
     shift = _uniform((n, 2), -room[:, None], room[:, None], g)
@@ -258,7 +277,7 @@ def rts(images: torch.Tensor, generator: torch.Generator | None = None, *, out_s
     """RTS: rotate, scale and place each digit in an ``out_size`` canvas. (N, C, H, W) → (N, C, out, out)."""
     _check_images(images)
     n, _, h, w = images.shape
-    p = params if params is not None else sample_rts(n, generator, in_size=h, out_size=out_size,
+    p = _given(params, n, ("angle", "scale", "shift")) if params is not None else sample_rts(n, generator, in_size=h, out_size=out_size,
                                                      max_degrees=max_degrees, scale_range=scale_range,
                                                      content=content)
     p = _to(p, images.device)
@@ -308,8 +327,13 @@ def sample_projective(n: int, generator: torch.Generator | None = None, *, size:
     With ``require_convex`` a draw whose corners do not form a convex quadrilateral of the
     original orientation is drawn again (rarely needed at 5 px).
     """
+    check_int("n", n, 0)
+    check_int("size", size, 1)
+    low, high = check_interval("scale_range", scale_range, above=0)
+    check_real("corner_std", corner_std, minimum=0)
+    check_int("max_tries", max_tries, 1)
     g = _gen(generator)
-    scale = _uniform((n,), scale_range[0], scale_range[1], g)
+    scale = _uniform((n,), low, high, g)
     shift = _normal((n, 4, 2), corner_std, g)
     base = CORNERS.to(g.device) * (size / 2.0)
     corners = scale[:, None, None] * base + shift
@@ -340,7 +364,7 @@ def projective(images: torch.Tensor, generator: torch.Generator | None = None, *
     n, _, h, w = images.shape
     if h != w:
         raise ValueError(f"images must be square for P, got {h}×{w}")
-    p = params if params is not None else sample_projective(n, generator, size=h, scale_range=scale_range,
+    p = _given(params, n, ("corners",)) if params is not None else sample_projective(n, generator, size=h, scale_range=scale_range,
                                                             corner_std=corner_std, require_convex=require_convex)
     p = _to(p, images.device)
     target = p["corners"].to(images.dtype) * (2.0 / h)  # pixels → normalised
@@ -356,8 +380,12 @@ def sample_elastic(n: int, generator: torch.Generator | None = None, *,
                    scale_range: tuple[float, float] = (0.75, 1.0), sigma: float = 1.5,
                    num_control_points: int = 16) -> dict:
     """E's parameters: ``scale`` (n,) and ``offsets`` (n, K, 2) pixels, K = ``num_control_points``."""
+    check_int("n", n, 0)
+    low, high = check_interval("scale_range", scale_range, above=0)
+    check_real("sigma", sigma, minimum=0)
+    _grid.tps_control_points(check_int("num_control_points", num_control_points, 4))  # a square number
     g = _gen(generator)
-    scale = _uniform((n,), scale_range[0], scale_range[1], g)
+    scale = _uniform((n,), low, high, g)
     offsets = _normal((n, num_control_points, 2), sigma, g)
     return {"scale": scale, "offsets": offsets}
 
@@ -377,7 +405,7 @@ def elastic(images: torch.Tensor, generator: torch.Generator | None = None, *,
     n, c, h, w = images.shape
     if h != w:
         raise ValueError(f"images must be square for E, got {h}×{w}")
-    p = params if params is not None else sample_elastic(n, generator, scale_range=scale_range, sigma=sigma,
+    p = _given(params, n, ("scale", "offsets")) if params is not None else sample_elastic(n, generator, scale_range=scale_range, sigma=sigma,
                                                          num_control_points=num_control_points)
     p = _to(p, images.device)
     offsets = p["offsets"].to(images.dtype) * (2.0 / h)
@@ -399,15 +427,16 @@ def sample_cluttered(n: int, generator: torch.Generator | None = None, *, pool_s
       lies inside ``crop_box`` = [lo, hi) on both axes (default: MNIST's central 20 × 20 box).
     * ``clutter_position`` (n, k, 2): where the crop goes, uniform over the canvas.
     """
-    g = _gen(generator)
+    check_int("n", n, 0)
     pool_size = n if pool_size is None else pool_size
-    if pool_size < 2:
+    if check_int("pool_size", pool_size) < 2:
         raise ValueError(f"pool_size must be at least 2 (clutter comes from other digits), got {pool_size}")
+    _check_clutter(in_size, out_size, num_clutter, clutter_size, crop_box)
+    if pool_index is not None and tuple(pool_index.shape) != (n,):
+        raise ValueError(f"pool_index must have shape ({n},), one index per digit, got {tuple(pool_index.shape)}")
+    g = _gen(generator)
     own = torch.arange(n, device=g.device) if pool_index is None else pool_index.to(g.device).long()
     lo, hi = crop_box
-    if not 0 <= lo and hi <= in_size and hi - lo >= clutter_size:
-        raise ValueError(f"crop_box must be [lo, hi) inside [0, {in_size}] and at least {clutter_size} wide, "
-                         f"got {crop_box}")
     position = _randint((n, 2), 0, out_size - in_size, g)
     step = _randint((n, num_clutter), 1, pool_size - 1, g)  # an offset ≠ 0 from the digit's own index
     clutter_index = (own[:, None] + step) % pool_size
@@ -415,6 +444,23 @@ def sample_cluttered(n: int, generator: torch.Generator | None = None, *, pool_s
     clutter_position = _randint((n, num_clutter, 2), 0, out_size - clutter_size, g)
     return {"position": position, "clutter_index": clutter_index, "crop_position": crop_position,
             "clutter_position": clutter_position}
+
+
+def _check_clutter(in_size: int, out_size: int, num_clutter: int, clutter_size: int,
+                   crop_box: tuple[int, int]) -> None:
+    """TC's sizes: ints, the digit and the crops fit the canvas, the crop box lies inside the digit."""
+    check_int("in_size", in_size, 1)
+    check_int("num_clutter", num_clutter, 0)
+    check_int("clutter_size", clutter_size, 1)
+    if check_int("out_size", out_size, 1) < max(in_size, clutter_size):
+        raise ValueError(f"out_size must be at least the digit's size {in_size} and clutter_size {clutter_size}, "
+                         f"got {out_size}")
+    if not isinstance(crop_box, (tuple, list)) or len(crop_box) != 2:
+        raise ValueError(f"crop_box must be a pair (lo, hi), got {crop_box!r}")
+    lo, hi = (check_int(f"crop_box[{i}]", v) for i, v in enumerate(crop_box))
+    if not (0 <= lo and hi <= in_size and hi - lo >= clutter_size):
+        raise ValueError(f"crop_box must be [lo, hi) inside [0, {in_size}] and at least clutter_size={clutter_size} "
+                         f"wide, got {tuple(crop_box)}")
 
 
 def _paste_max(canvas: torch.Tensor, patches: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -459,7 +505,7 @@ def cluttered(images: torch.Tensor, generator: torch.Generator | None = None, *,
         params = sample_cluttered(n, generator, pool_size=pool.shape[0], pool_index=pool_index, in_size=h,
                                   out_size=out_size, num_clutter=num_clutter, clutter_size=clutter_size,
                                   crop_box=crop_box)
-    p = _to(params, images.device)
+    p = _to(_given(params, n, ("position", "clutter_index", "crop_position", "clutter_position")), images.device)
     cs = clutter_size
     dev = images.device
     # gather the crops: (N, k, C, cs, cs)

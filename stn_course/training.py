@@ -59,7 +59,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from . import config
-from ._checks import check_choice, check_int, is_int
+from ._checks import check_choice, check_int, check_real, is_int
 
 Data = Dataset | tuple[torch.Tensor, torch.Tensor] | Sequence[torch.Tensor]
 
@@ -615,12 +615,13 @@ def _check_arguments(model: nn.Module, train: Data, val: Data | None, s: Mapping
         check_int(name, s[name], 0)
     for m in s["milestones"]:
         check_int("milestones", m, 1)
-    for name, low, high, what in (("lr", 0, None, "> 0"), ("momentum", -1, None, ">= 0"),
-                                  ("weight_decay", -1, None, ">= 0"), ("gamma", 0, None, "> 0"),
-                                  ("loc_lr_scale", -1, None, ">= 0"), ("label_smoothing", -1, 1, "in [0, 1)")):
-        _check_real(name, s[name], what, low, high)
+    for name in ("lr", "gamma"):
+        check_real(name, s[name], above=0)
+    for name in ("momentum", "weight_decay", "loc_lr_scale"):
+        check_real(name, s[name], minimum=0)
+    check_real("label_smoothing", s["label_smoothing"], minimum=0, below=1)
     if s["grad_clip"] is not None:
-        _check_real("grad_clip", s["grad_clip"], "> 0 or None", 0, None)
+        check_real("grad_clip", s["grad_clip"], above=0)
     if s["label_smoothing"] and s["loss_fn"] is not None:
         raise ValueError("label_smoothing applies to the default cross-entropy; pass it to your loss_fn instead")
     if s["ema"] is not None and not (isinstance(s["ema"], (int, float)) and 0.0 < s["ema"] < 1.0):
@@ -634,15 +635,6 @@ def _check_arguments(model: nn.Module, train: Data, val: Data | None, s: Mapping
     if s["amp"] not in AMP_CHOICES:
         raise ValueError(f"amp must be one of {list(AMP_CHOICES)}, got {s['amp']!r}")
     resolve_device(s["device"])
-
-
-def _check_real(name: str, value: Any, what: str, low: float, high: float | None) -> None:
-    """A finite real number with ``low < value`` (``low = -1`` means ``value >= 0``) and ``value < high``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number {what}, got {value!r} ({type(value).__name__})")
-    ok = math.isfinite(value) and (value >= 0 if low == -1 else value > low) and (high is None or value < high)
-    if not ok:
-        raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 class _Loop:

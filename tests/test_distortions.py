@@ -392,3 +392,38 @@ def test_no_generator_follows_torch_manual_seed():
     torch.manual_seed(123)
     b, _ = D.apply("E", x)
     assert torch.equal(a, b)
+
+
+# ----------------------------------------------------------------------------- every option checked
+
+@pytest.mark.parametrize("call, error, words", [
+    # crop_box was checked with inverted logic (`not 0 <= lo and …`): out-of-range boxes passed
+    (lambda: D.sample_cluttered(4, gen(), crop_box=(0, 30)), ValueError, "crop_box"),
+    (lambda: D.sample_cluttered(4, gen(), crop_box=(10, 13)), ValueError, "crop_box"),
+    (lambda: D.sample_cluttered(4, gen(), crop_box=(20, 4)), ValueError, "crop_box"),
+    (lambda: D.sample_cluttered(4, gen(), clutter_size=30), ValueError, "clutter_size|crop_box"),
+    (lambda: D.sample_cluttered(4, gen(), num_clutter=2.5), TypeError, "num_clutter"),
+    (lambda: D.sample_cluttered(4, gen(), pool_index=torch.arange(3)), ValueError, "pool_index"),
+    (lambda: D.sample_rts(4, gen(), scale_range=(1.2, 0.7)), ValueError, "scale_range"),
+    (lambda: D.sample_rts(4, gen(), scale_range=(0.0, 1.0)), ValueError, "scale_range"),
+    (lambda: D.sample_rts(4, gen(), out_size=42.0), TypeError, "out_size"),
+    (lambda: D.sample_rotated(4, gen(), max_degrees=-10), ValueError, "max_degrees"),
+    (lambda: D.sample_rotated(2.5, gen()), TypeError, "n must be an int"),
+    (lambda: D.sample_projective(4, gen(), corner_std=-1.0), ValueError, "corner_std"),
+    (lambda: D.sample_projective(4, gen(), scale_range=(0.75, float("nan"))), ValueError, "scale_range"),
+    (lambda: D.sample_elastic(4, gen(), sigma=-0.5), ValueError, "sigma"),
+    (lambda: D.sample_elastic(4, gen(), num_control_points=5), ValueError, "perfect square"),
+    (lambda: D.rotated(digits(2), params={"angle": torch.zeros(3)}), ValueError, "params"),
+    (lambda: D.rts(digits(2), params={"angle": torch.zeros(2)}), ValueError, "params"),
+    (lambda: D.elastic(digits(2), params={"scale": torch.ones(2), "offsets": torch.zeros(1, 16, 2)}),
+     ValueError, "params"),
+])
+def test_bad_options_are_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_good_crop_boxes_are_accepted():
+    for box in [(0, 28), (4, 24), (22, 28)]:
+        p = D.sample_cluttered(8, gen(), crop_box=box)
+        assert (p["crop_position"] >= box[0]).all() and (p["crop_position"] <= box[1] - 6).all()

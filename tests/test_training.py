@@ -185,7 +185,7 @@ def test_ema_returns_the_moving_average_of_the_weights():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(label_smoothing=1.0), "label_smoothing must be in"),
+    (dict(label_smoothing=1.0), "label_smoothing must be a finite number >= 0 and < 1"),
     (dict(label_smoothing=0.1, loss_fn=nn.functional.cross_entropy), "label_smoothing applies"),
     (dict(ema=1.5), "ema must be a decay"),
     (dict(amp="bf16"), "amp must be one of"),
