@@ -417,7 +417,9 @@ def _digest(text: str) -> str:
 def _tensor_digest(t: torch.Tensor) -> str:
     """Shape, dtype and a digest of up to 4096 evenly spaced values (cheap for a whole dataset)."""
     flat = t.detach().reshape(-1)
-    picked = flat[torch.linspace(0, flat.numel() - 1, min(flat.numel(), 4096), device=flat.device).long()]
+    k = min(flat.numel(), 4096)
+    # integer positions: a float32 linspace rounds the last index of a large tensor past its end
+    picked = flat[torch.arange(k, device=flat.device) * (flat.numel() - 1) // max(k - 1, 1)]
     return f"{tuple(t.shape)}:{t.dtype}:{_digest(repr(picked.cpu().tolist()))}"
 
 
