@@ -77,3 +77,11 @@ def check_interval(name: str, value: object, *, above: float | None = None) -> t
     low = check_real(f"{name}[0]", value[0], above=above)
     high = check_real(f"{name}[1]", value[1], minimum=low)
     return low, high
+
+
+def check_chw(name: str, value: object) -> tuple[int, int, int]:
+    """Raise ``ValueError`` unless ``value`` is a (C, H, W) sequence of positive ints."""
+    if not isinstance(value, (tuple, list, torch.Size)) or len(value) != 3 or \
+            not all(is_int(s) and s > 0 for s in value):
+        raise ValueError(f"{name} must be (C, H, W) of positive ints, got {value!r}")
+    return tuple(int(s) for s in value)

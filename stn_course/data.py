@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import Dataset
 
 from . import distortions as _dist
-from ._checks import check_choice
+from ._checks import check_choice, check_int
 from .config import data_root
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -128,6 +128,7 @@ def split_indices(split: str, split_seed: int = 0) -> torch.Tensor:
     MNIST's 60,000 training digits, drawn from ``split_seed``; "test" is all 10,000 test digits.
     """
     check_choice("split", split, SPLITS)
+    check_int("split_seed", split_seed)
     if split == "test":
         return torch.arange(SPLIT_SIZES["test"])
     perm = torch.randperm(60_000, generator=torch.Generator().manual_seed(split_seed))
@@ -299,8 +300,8 @@ def generate_split(distortion: str, split: str, seed: int = 0, root: str | Path 
     check_choice("split", split, SPLITS)
     base, labels, idx = mnist_split(split, root, split_seed=split_seed, download=download)
     total = len(base)
-    n = total if size is None else int(size)
-    if not 0 < n <= total:
+    n = total if size is None else check_int("size", size, 1)
+    if n > total:
         raise ValueError(f"size must be in 1..{total} for split {split!r}, got {size}")
     params = split_params(distortion, split, seed, total, split_seed=split_seed, epoch=epoch, options=options)
     params = _slice(params, 0, n)
@@ -468,6 +469,9 @@ class DistortedMNIST(Dataset):
                  transform: Callable | None = None, target_transform: Callable | None = None):
         check_choice("distortion", distortion, self._recipes())
         check_choice("split", split, SPLITS)
+        _check_size(size, split)
+        check_int("seed", seed)
+        check_int("split_seed", split_seed)
         self.root = Path(root) if root is not None else data_root()
         self.distortion, self.split, self.seed = distortion, split, seed
         self.download, self.fresh, self.size, self.split_seed = download, fresh, size, split_seed
@@ -557,12 +561,19 @@ def table1_splits(distortion: str, seed: int = 0, *, root: str | Path | None = N
     :class:`DistortedMNIST`). ``size`` keeps the first ``size`` examples of each.
     """
     check_choice("distortion", distortion, DISTORTIONS)
+    _check_size(size, "val")
     images, labels, _ = mnist_split("train", root, split_seed=split_seed, download=download)
     n = len(labels) if size is None else size
     train = (images[:n], labels[:n])
     fixed = [DistortedMNIST(root, distortion, split, seed, download, size=size, split_seed=split_seed).tensors()
              for split in ("val", "test")]
     return (train, fixed[0], fixed[1])
+
+
+def _check_size(size: int | None, split: str) -> None:
+    """``size`` is None (the whole split) or an int in 1..the split's size."""
+    if size is not None and check_int("size", size, 1) > SPLIT_SIZES[split]:
+        raise ValueError(f"size must be in 1..{SPLIT_SIZES[split]} for split {split!r}, got {size}")
 
 
 @lru_cache(maxsize=6)

@@ -20,15 +20,14 @@ from typing import Union
 
 import torch
 
-from ._checks import check_shape, check_tensor
+from ._checks import check_int, check_real, check_shape, check_tensor
 
 Number = Union[float, int, torch.Tensor]
 
 
 def pixel_to_norm(p: Number, size: int, align_corners: bool = False) -> Number:
     """Pixel index (0 … size-1, centres at integers) → normalised coordinate in [-1, 1]."""
-    if size < 1:
-        raise ValueError(f"size must be a positive int, got {size}")
+    check_int("size", size, 1)
     if align_corners:
         return p * 2.0 / max(size - 1, 1) - 1.0
     return (2.0 * p + 1.0) / size - 1.0
@@ -36,8 +35,7 @@ def pixel_to_norm(p: Number, size: int, align_corners: bool = False) -> Number:
 
 def norm_to_pixel(u: Number, size: int, align_corners: bool = False) -> Number:
     """Normalised coordinate → pixel index (inverse of :func:`pixel_to_norm`)."""
-    if size < 1:
-        raise ValueError(f"size must be a positive int, got {size}")
+    check_int("size", size, 1)
     if align_corners:
         return (u + 1.0) * (size - 1) / 2.0
     return ((u + 1.0) * size - 1.0) / 2.0
@@ -93,8 +91,7 @@ def theta_from(
         if v.numel() not in (1, n):
             raise ValueError(f"{k} must have 1 or N={n} elements, got {v.numel()}")
     a, sx, sh, x, y, sy = (vals[k].expand(n) for k in ("angle", "scale", "shear", "tx", "ty", "scale_y"))
-    if aspect <= 0:
-        raise ValueError(f"aspect must be positive (width / height), got {aspect}")
+    check_real("aspect", aspect, above=0)  # width / height
     c, s = torch.cos(a), torch.sin(a)
     # R · Sh · S with R = [[c, -s], [s, c]], Sh = [[1, sh], [0, 1]], S = diag(sx, sy)
     a00, a01 = c * sx, (c * sh - s) * sy
@@ -115,8 +112,7 @@ def decompose_theta(theta: torch.Tensor, *, aspect: float = 1.0) -> dict[str, to
     """
     check_tensor("theta", theta, floating=True)
     check_shape("theta", theta, (None, 2, 3), "(N, 2, 3)")
-    if aspect <= 0:
-        raise ValueError(f"aspect must be positive (width / height), got {aspect}")
+    check_real("aspect", aspect, above=0)  # width / height
     a00, a01 = theta[:, 0, 0], theta[:, 0, 1] * aspect
     a10, a11 = theta[:, 1, 0] / aspect, theta[:, 1, 1]
     sx = torch.hypot(a00, a10)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ._checks import check_chw, check_real
 from .transforms import Transform, make_transform
 
 
@@ -26,8 +27,8 @@ class RegressionHead(nn.Module):
 
     def __init__(self, in_features: int, transform: Transform, bound: float | None = None):
         super().__init__()
-        if bound is not None and bound <= 0:
-            raise ValueError(f"bound must be positive or None, got {bound}")
+        if bound is not None:
+            check_real("bound", bound, above=0)
         self.linear = nn.Linear(in_features, transform.num_params)
         self.bound = bound
         self.register_buffer("identity", transform.identity_params())
@@ -55,8 +56,7 @@ class FCLocalization(nn.Module):
     def __init__(self, in_shape: Sequence[int], transform: Transform | str, hidden: Sequence[int] = (32, 32, 32),
                  bound: float | None = None):
         super().__init__()
-        if len(in_shape) != 3:
-            raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
+        check_chw("in_shape", in_shape)
         transform = make_transform(transform)
         layers: list[nn.Module] = [nn.Flatten()]
         width = int(torch.tensor(in_shape).prod())
@@ -91,8 +91,7 @@ class CNNLocalization(nn.Module):
                  kernel_size: int = 5, hidden: int | Sequence[int] = 50, pool: Sequence[bool] | None = None,
                  bound: float | None = None):
         super().__init__()
-        if len(in_shape) != 3:
-            raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
+        check_chw("in_shape", in_shape)
         pool = [True] * len(channels) if pool is None else list(pool)
         if len(pool) != len(channels):
             raise ValueError(f"pool must have one entry per conv layer ({len(channels)}), got {len(pool)}")

@@ -31,7 +31,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from ._checks import check_choice
+from ._checks import check_chw, check_choice, check_int
 from .localization import CNNLocalization, FCLocalization
 from .transformer import SpatialTransformer
 
@@ -115,8 +115,7 @@ class STClassifier(nn.Module):
 
 
 def _check_in_shape(in_shape: Sequence[int]) -> None:
-    if len(in_shape) != 3 or not all(isinstance(s, int) and s > 0 for s in in_shape):
-        raise ValueError(f"in_shape must be (C, H, W) of positive ints, got {tuple(in_shape)}")
+    check_chw("in_shape", in_shape)
 
 
 def _loc_input(loc: nn.Module, downsample: bool) -> nn.Module:
@@ -134,6 +133,10 @@ def make_st(kind: str, transform: str, in_size: int, out_size: int | None, chann
     """
     check_choice("kind", kind, ("fcn", "cnn"))
     check_choice("transform", transform, tuple(TRANSFORM_NAMES))
+    check_int("in_size", in_size, 1)
+    check_int("channels", channels, 1)
+    if out_size is not None:
+        check_int("out_size", out_size, 1)
     downsample = in_size > 30
     loc_size = in_size // 2 if downsample else in_size
     loc_shape = (channels, loc_size, loc_size)
@@ -239,6 +242,7 @@ def build_model(name: str, distortion: str, *, num_classes: int = 10) -> nn.Modu
     """
     name = normalize_name(name)
     check_choice("distortion", distortion, DISTORTIONS)
+    check_int("num_classes", num_classes, 1)
     kind, transform, cls_shape = _parts(name, distortion)
     width = solve_width(name, distortion, num_classes)
     if transform is None:

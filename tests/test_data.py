@@ -226,3 +226,13 @@ def test_table1_splits_clean_train_fixed_eval():
     ds = data.DistortedMNIST(distortion="RTS", split="test", size=32)
     assert test[0].shape == (32, 1, 42, 42) and torch.equal(test[0], ds.tensors()[0])
     assert val[0].shape == (32, 1, 42, 42) and val[0].dtype == torch.float32
+
+
+@pytest.mark.parametrize("kwargs, error", [(dict(size=2.5), TypeError), (dict(size=0), ValueError),
+                                           (dict(size=20_000, split="val"), ValueError),
+                                           (dict(seed="0"), TypeError)])
+def test_bad_sizes_and_seeds_are_named(kwargs, error):
+    """Checked before any data is read: a fractional size used to be truncated silently, size=0
+    gave an empty dataset when the split had been written to disk."""
+    with pytest.raises(error, match=next(iter(kwargs))):
+        data.DistortedMNIST(distortion="R", **kwargs)

@@ -116,3 +116,14 @@ def test_decompose_theta_bad_input():
         geo.decompose_theta(torch.zeros(2, 2, 3, dtype=torch.int32))
     with pytest.raises(ValueError, match="aspect"):
         geo.theta_from(0.1, aspect=0.0)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: geo.pixel_to_norm(1, 4.5), TypeError, "size"),
+    (lambda: geo.norm_to_pixel(0.0, 0), ValueError, "size"),
+    (lambda: geo.theta_from(0.1, aspect=float("nan")), ValueError, "aspect"),
+    (lambda: geo.decompose_theta(geo.identity_theta(1), aspect=float("inf")), ValueError, "aspect"),
+])
+def test_bad_arguments_are_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call()

@@ -83,3 +83,25 @@ def test_bad_names_are_reported():
         models.build_model("cnn", "XYZ")
     with pytest.raises(ValueError, match="in_shape"):
         models.CNN((28, 28))
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: models.build_model("cnn", "R", num_classes=0), ValueError, "num_classes"),
+    (lambda: models.build_model("cnn", "R", num_classes=2.5), TypeError, "num_classes"),
+    (lambda: models.make_st("cnn", "aff", 28.0, None), TypeError, "in_size"),
+    (lambda: models.make_st("cnn", "aff", 28, 0), ValueError, "out_size"),
+    (lambda: models.FCN((True, 28, 28)), ValueError, "in_shape"),
+    (lambda: models.make_st("fcn", "aff", 28, None, channels=0), ValueError, "channels"),
+])
+def test_bad_sizes_are_named(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_localization_checks_its_bound_and_shape():
+    from stn_course.localization import CNNLocalization, FCLocalization
+
+    with pytest.raises(ValueError, match="bound"):
+        FCLocalization((1, 8, 8), "affine", bound=float("nan"))
+    with pytest.raises(ValueError, match="in_shape"):
+        CNNLocalization((1, 8, 0), "affine")
