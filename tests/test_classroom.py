@@ -9,6 +9,7 @@ example inside a solution wrapper), small enough that kernels dominate the cost.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import shutil
@@ -198,3 +199,22 @@ def test_instructor_guide_is_in_the_book():
     guide = (ROOT / "book" / "instructor_guide.md").read_text(encoding="utf-8")
     assert guide.startswith("---\nfile_format: mystnb\n")  # executed at build: the table stays true
     assert "classroom.exercise_table(classroom.chapter_paths(Path.cwd()))" in guide
+
+
+def test_cells_using_an_unfinished_exercise_skip_with_a_message(student):
+    async def run(cells):
+        async with classroom.Kernel(FIXTURE_DIR) as kernel:
+            return [await kernel.run(c.source, 60) for c in cells if c.cell_type == "code"]
+
+    last = asyncio.run(run(student.cells))[-1]
+    assert last.ok and last.stdout.startswith("⏭ skipped: this cell uses `square`, `mean_of`, whose exercise is not "
+                                              "finished yet")
+    solved = classroom.read_chapter(FIXTURE).nb.cells
+    assert asyncio.run(run(solved))[-1].stdout == "144 1.5\n"
+
+
+def test_every_book_stub_carries_its_exercise_hint():
+    for path in classroom.chapter_paths(ROOT / "book"):
+        for ex in classroom.read_chapter(path).exercises.values():
+            if ex.solutions:
+                assert ex.hint != classroom.DEFAULT_HINT and len(ex.hint) > 30, (path.name, ex.label)

@@ -12,6 +12,7 @@ before any chapter has exercises.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -83,3 +84,35 @@ def test_nbgrader_generate_assignment_makes_the_same_stubs(tmp_path):
         regions = sum(max(1, chapter.nb.cells[i].source.count("BEGIN SOLUTION"))
                       for ex in chapter.exercises.values() for i in ex.solutions)
         assert stubs == regions > 0
+
+
+def test_nbgrader_autograde_scores_our_notebooks(tmp_path):
+    """nbgrader's own grading on a chapter in our format: a solved notebook scores full marks, the stubs none."""
+    source = tmp_path / "source" / "ps"
+    source.mkdir(parents=True)
+    shutil.copy(FIXTURE, source / FIXTURE.name)
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def nbgrader(*args):  # run in the course directory, where the gradebook lives
+        proc = subprocess.run([str(bindir / "nbgrader"), *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    nbgrader("generate_assignment", "ps", "--force")
+    released = nbformat.read(tmp_path / "release" / "ps" / FIXTURE.name, as_version=4)
+    for student, bodies in (("ann", ("return x * x", "return sum(xs) / len(xs)")), ("bob", None)):
+        nb = nbformat.from_dict(released)
+        if bodies:
+            solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+            for cell, body in zip(solutions, bodies):
+                cell.source = cell.source.replace("raise NotImplementedError()", body)
+        (tmp_path / "submitted" / student / "ps").mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "submitted" / student / "ps" / FIXTURE.name)
+    nbgrader("autograde", "ps", "--force")
+    nbgrader("export", "--to", str(tmp_path / "grades.csv"))
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as f:
+        scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
+    assert scores == {"ann": (5.0, 5.0), "bob": (0.0, 5.0)}
+    graded = nbformat.read(tmp_path / "autograded" / "bob" / "ps" / FIXTURE.name, as_version=4)
+    assert "skipped: this cell uses `square`, `mean_of`" in str(graded.cells[-1].outputs)  # no crash after a stub
