@@ -1,79 +1,33 @@
-"""The exercise checks of chapters 4–7 pass a correct solution and fail wrong ones with feedback."""
+"""The exercise checks of chapters 4–7 pass the instructor's reference solutions and fail wrong ones with feedback."""
 
 from __future__ import annotations
 
-import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from stn_course import classroom
 from stn_course.exercises import ExerciseFailed, ch04, ch05, ch06, ch07
-from stn_course.grid import regular_grid
+
+REFERENCES = classroom.load_references(Path(__file__).resolve().parents[1] / "instructor")
 
 
-def bilinear_point(u, x, y):
-    h, w = u.shape
-    x0, y0 = math.floor(x), math.floor(y)
-    total = 0.0
-    for n in (y0, y0 + 1):
-        for m in (x0, x0 + 1):
-            if 0 <= n < h and 0 <= m < w:
-                total += float(u[n, m]) * max(0.0, 1 - abs(x - m)) * max(0.0, 1 - abs(y - n))
-    return total
+def _reference(chapter: str, label: str):
+    """The instructor's reference solution of an exercise (instructor/chNN.py)."""
+    return REFERENCES[chapter][label].reference
 
 
-def bilinear_dx(u, x, y):
-    h, w = u.shape
-    x0, y0 = math.floor(x), math.floor(y)
-    total = 0.0
-    for n in (y0, y0 + 1):
-        for m in (x0, x0 + 1):
-            if 0 <= n < h and 0 <= m < w:
-                total += float(u[n, m]) * max(0.0, 1 - abs(y - n)) * (1.0 if m >= x else -1.0)
-    return total
-
-
-def supersample_factor(theta, in_size, out_size):
-    (h, w), (ho, wo) = in_size, out_size
-    step_x = torch.hypot(theta[:, 0, 0] * w / wo, theta[:, 1, 0] * h / wo)
-    step_y = torch.hypot(theta[:, 0, 1] * w / ho, theta[:, 1, 1] * h / ho)
-    return max(1, math.ceil(torch.cat([step_x, step_y]).max().item() - 1e-9))
-
-
-def identity_head(in_features, transform):
-    head = nn.Linear(in_features, transform.num_params)
-    nn.init.zeros_(head.weight)
-    with torch.no_grad():
-        head.bias.copy_(transform.identity_params())
-    return head
-
-
-def loc_param_groups(model, lr, loc_scale):
-    loc, rest = [], []
-    for name, p in model.named_parameters():
-        (loc if "localization" in name.split(".") else rest).append(p)
-    return [{"params": loc, "lr": lr * loc_scale}, {"params": rest, "lr": lr}]
-
-
-def rotation_angle(theta):
-    return torch.rad2deg(torch.atan2(theta[:, 1, 0], theta[:, 0, 0]))
-
-
-def compose_theta(theta1, theta2):
-    a1, t1 = theta1[:, :, :2], theta1[:, :, 2:]
-    a2, t2 = theta2[:, :, :2], theta2[:, :, 2:]
-    return torch.cat([a1 @ a2, a1 @ t2 + t1], dim=2)
-
-
-def homography_grid(h, size):
-    n, _, height, width = size
-    base = regular_grid((height, width), dtype=h.dtype).reshape(1, -1, 3) @ h.transpose(1, 2)
-    return (base[..., :2] / base[..., 2:]).reshape(n, height, width, 2)
-
-
-def affine_as_tps(theta, control_points):
-    return control_points @ theta[:, :, :2].transpose(1, 2) + theta[:, None, :, 2] - control_points
+bilinear_point = _reference("04_sampler", "ex-sampler-bilinear-point")
+bilinear_dx = _reference("04_sampler", "ex-sampler-bilinear-dx")
+supersample_factor = _reference("04_sampler", "ex-sampler-supersample-factor")
+identity_head = _reference("05_localisation", "ex-loc-identity-head")
+loc_param_groups = _reference("05_localisation", "ex-loc-param-groups")
+rotation_angle = _reference("06_spatial_transformer", "ex-st-rotation-angle")
+compose_theta = _reference("06_spatial_transformer", "ex-st-compose-theta")
+homography_grid = _reference("07_beyond_affine", "ex-beyond-homography-grid")
+affine_as_tps = _reference("07_beyond_affine", "ex-beyond-affine-as-tps")
 
 
 def _wrong_head(in_features, transform):

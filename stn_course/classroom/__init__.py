@@ -10,10 +10,16 @@ that format, so ``nbgrader generate_assignment`` and this package produce the sa
 Command line (``python -m stn_course.classroom <command> --help`` for the options)::
 
     student   book/04_sampler.ipynb ... --out student/     # notebooks for learners
-    grade     submissions/*/*.ipynb --out grades.csv       # execute and score submissions
+    grade     --roster r.csv --submissions subs/ --chapter 04_sampler --out grades/grades.csv
+    merge     grades/part*.csv --out grades/grades.csv     # the CSVs of grading shards
+    audit     book/*.ipynb --student student/               # no reference solution where learners look
     exercises book/*.ipynb                                  # the exercise list (Markdown)
     verify    book/04_sampler.ipynb                         # stubs fail, reference passes
     student-book [jupyter-book options]                     # the book without solutions
+
+Grading runs each submission in a bubblewrap sandbox and judges the learner's functions on
+hidden inputs against the instructor's reference solutions (``instructor/`` in the course
+repository, outside this package), in the grader's own process.
 
 Loaded as a Sphinx extension (``stn_course.classroom``), the package removes every solution
 from the rendered book: that is how ``student-book`` builds the student edition.
@@ -23,9 +29,11 @@ An exercise may carry optional metadata ``{"stn_course": {"hint": ..., "goal": .
 "Hint:" paragraph of the exercise text, the goal from the text's first sentence and the time
 is estimated from the length of the reference solution.
 
-One module per concern: ``chapters`` (the format, and reading it),
-``student`` (stubs), ``kernel`` (cells under a time limit), ``grading``, ``verification``,
-``table`` (the exercise list), ``sphinx`` (the student edition) and ``cli``.
+One module per concern: ``chapters`` (the format, and reading it), ``student`` (stubs),
+``audit`` (no solution in what learners get), ``assignments`` (roster, chapters, submissions),
+``sandbox`` (bubblewrap and limits), ``kernel`` (cells under limits), ``trusted`` (hidden
+inputs, references, the comparison), ``grading``, ``reports`` (CSV, feedback files, shards),
+``verification``, ``table`` (the exercise list), ``sphinx`` (the student edition) and ``cli``.
 """
 
 from .audit import package_leaks, student_notebook_leaks

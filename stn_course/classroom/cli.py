@@ -127,6 +127,7 @@ def _grade(args) -> int:
     subs = find_submissions(args.submissions, mine, chapters)
     t0 = time.monotonic()
     scores = grade_class(subs, setup, jobs=args.jobs)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_csv(scores, args.out)
     folder = write_feedback(scores, args.feedback or args.out.parent / "feedback")
     for (student, chapter), (got, most) in totals(scores).items():

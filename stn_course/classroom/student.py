@@ -87,7 +87,8 @@ def student_notebook(chapter: Chapter) -> NotebookNode:
     Solution regions become stubs raising ``NotImplementedError`` with a hint; the
     sphinx-exercise solution wrappers, any other cell inside them, ``{solution}`` blocks,
     hidden test cells and hidden-test regions are removed; outputs and execution counts are
-    cleared. The notebook records its chapter in ``metadata.stn_course.chapter`` for grading.
+    cleared. The notebook records its chapter in ``metadata.stn_course.chapter`` (for the learner's
+    tools: grading takes the chapter from the instructor, never from a submission).
     """
     nb = copy.deepcopy(chapter.nb)
     cells = []
