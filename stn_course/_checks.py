@@ -62,11 +62,12 @@ def check_real(name: str, value: object, *, minimum: float | None = None, above:
     ``value > above`` and ``value < below`` where given (``ValueError``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    conditions = [(minimum is None or value >= minimum, f">= {minimum}"), (above is None or value > above, f"> {above}"),
-                  (below is None or value < below, f"< {below}")]
-    if not math.isfinite(value) or not all(ok for ok, _ in conditions):
-        wanted = " and ".join(text for (_, text), bound in zip(conditions, (minimum, above, below)) if bound is not None)
-        raise ValueError(f"{name} must be a finite number{' ' + wanted if wanted else ''}, got {value!r}")
+    bounds = [(minimum, ">=", value >= (minimum or 0)), (above, ">", value > (above or 0)),
+              (below, "<", value < (below or 0))]
+    bounds = [(f"{op} {bound}", ok) for bound, op, ok in bounds if bound is not None]
+    if not math.isfinite(value) or not all(ok for _, ok in bounds):
+        wanted = "".join(f" {'and ' if i else ''}{text}" for i, (text, _) in enumerate(bounds))
+        raise ValueError(f"{name} must be a finite number{wanted}, got {value!r}")
     return float(value)
 
 

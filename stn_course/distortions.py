@@ -277,9 +277,10 @@ def rts(images: torch.Tensor, generator: torch.Generator | None = None, *, out_s
     """RTS: rotate, scale and place each digit in an ``out_size`` canvas. (N, C, H, W) → (N, C, out, out)."""
     _check_images(images)
     n, _, h, w = images.shape
-    p = _given(params, n, ("angle", "scale", "shift")) if params is not None else sample_rts(n, generator, in_size=h, out_size=out_size,
-                                                     max_degrees=max_degrees, scale_range=scale_range,
-                                                     content=content)
+    if params is None:
+        params = sample_rts(n, generator, in_size=h, out_size=out_size, max_degrees=max_degrees,
+                            scale_range=scale_range, content=content)
+    p = _given(params, n, ("angle", "scale", "shift"))
     p = _to(p, images.device)
     theta = placement_theta(p["angle"], p["scale"], p["shift"], (h, w), (out_size, out_size))
     return _affine(images, theta, (out_size, out_size), mode, padding_mode, backend), p
@@ -364,8 +365,10 @@ def projective(images: torch.Tensor, generator: torch.Generator | None = None, *
     n, _, h, w = images.shape
     if h != w:
         raise ValueError(f"images must be square for P, got {h}×{w}")
-    p = _given(params, n, ("corners",)) if params is not None else sample_projective(n, generator, size=h, scale_range=scale_range,
-                                                            corner_std=corner_std, require_convex=require_convex)
+    if params is None:
+        params = sample_projective(n, generator, size=h, scale_range=scale_range, corner_std=corner_std,
+                                   require_convex=require_convex)
+    p = _given(params, n, ("corners",))
     p = _to(p, images.device)
     target = p["corners"].to(images.dtype) * (2.0 / h)  # pixels → normalised
     source = CORNERS.to(target).expand(n, 4, 2)
@@ -405,8 +408,10 @@ def elastic(images: torch.Tensor, generator: torch.Generator | None = None, *,
     n, c, h, w = images.shape
     if h != w:
         raise ValueError(f"images must be square for E, got {h}×{w}")
-    p = _given(params, n, ("scale", "offsets")) if params is not None else sample_elastic(n, generator, scale_range=scale_range, sigma=sigma,
-                                                         num_control_points=num_control_points)
+    if params is None:
+        params = sample_elastic(n, generator, scale_range=scale_range, sigma=sigma,
+                                num_control_points=num_control_points)
+    p = _given(params, n, ("scale", "offsets"))
     p = _to(p, images.device)
     offsets = p["offsets"].to(images.dtype) * (2.0 / h)
     grid = _grid.tps_grid(offsets, (n, c, h, w)) / p["scale"].to(images.dtype)[:, None, None, None]
@@ -505,7 +510,8 @@ def cluttered(images: torch.Tensor, generator: torch.Generator | None = None, *,
         params = sample_cluttered(n, generator, pool_size=pool.shape[0], pool_index=pool_index, in_size=h,
                                   out_size=out_size, num_clutter=num_clutter, clutter_size=clutter_size,
                                   crop_box=crop_box)
-    p = _to(_given(params, n, ("position", "clutter_index", "crop_position", "clutter_position")), images.device)
+    p = _to(_given(params, n, ("position", "clutter_index", "crop_position", "clutter_position")),
+            images.device)
     cs = clutter_size
     dev = images.device
     # gather the crops: (N, k, C, cs, cs)

@@ -190,7 +190,11 @@ class _Bilinear(torch.autograd.Function):
     after each axis) and source coordinates are clamped into that frame, so every one of
     the four neighbours is a valid index and no per-corner bounds masks are needed. A point
     whose coordinate had to be clamped lies wholly outside the image: its value is zero
-    there, and its gradient to the grid is zeroed through ``slope``.
+    there, and its gradient to the grid is zeroed through ``slope``. Border and reflection
+    padding move the coordinates inside the image first (:func:`_pad`), with their slopes.
+
+    With ``create_graph=True`` the backward pass differentiates the same sum with autograd
+    instead (:func:`_differentiable_backward`), so that second derivatives exist.
 
     Speed on a CPU is bounded by passes over memory, so the code keeps them few: one flat
     index per point (the top-left neighbour); the other three neighbours are read through
@@ -308,6 +312,14 @@ def _sample(input: torch.Tensor, grid: torch.Tensor, mode: str, padding_mode: st
     return out.to(dtype)
 
 
+def _images(input: torch.Tensor, volumes: bool = False) -> torch.Tensor:
+    """``input``, checked to be a batch of images (N, C, H, W), or of volumes (N, C, D, H, W)."""
+    if check_tensor("input", input).dim() != (5 if volumes else 4):
+        axes = "(N, C, D, H, W)" if volumes else "(N, C, H, W)"
+        raise ValueError(f"input must have shape {axes}, got {tuple(input.shape)}")
+    return input
+
+
 def bilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
              align_corners: bool = False) -> torch.Tensor:
     """Bilinear sampling (eq. 5) with a hand-written backward (eqs. 6–7).
@@ -318,9 +330,7 @@ def bilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros
     Returns:
         (N, C, H_out, W_out).
     """
-    if check_tensor("input", input).dim() != 4:
-        raise ValueError(f"input must have shape (N, C, H, W), got {tuple(input.shape)}")
-    return grid_sample(input, grid, "bilinear", padding_mode, align_corners)
+    return grid_sample(_images(input), grid, "bilinear", padding_mode, align_corners)
 
 
 def nearest(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
@@ -330,9 +340,7 @@ def nearest(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros"
     Rounds half to even, like PyTorch. The gradient to the grid is zero almost everywhere,
     so a network cannot learn θ through this kernel; the input still gets its gradient.
     """
-    if check_tensor("input", input).dim() != 4:
-        raise ValueError(f"input must have shape (N, C, H, W), got {tuple(input.shape)}")
-    return grid_sample(input, grid, "nearest", padding_mode, align_corners)
+    return grid_sample(_images(input), grid, "nearest", padding_mode, align_corners)
 
 
 def bicubic(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
@@ -344,7 +352,7 @@ def bicubic(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros"
     applies to each of the 16 pixels read rather than to the point, and the result may
     overshoot the input's range.
     """
-    return grid_sample(input, grid, "bicubic", padding_mode, align_corners)
+    return grid_sample(_images(input), grid, "bicubic", padding_mode, align_corners)
 
 
 def trilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zeros",
@@ -353,9 +361,7 @@ def trilinear(input: torch.Tensor, grid: torch.Tensor, padding_mode: str = "zero
 
     The same kernel as :func:`bilinear` along three axes; its gradients come from autograd.
     """
-    if check_tensor("input", input).dim() != 5:
-        raise ValueError(f"input must have shape (N, C, D, H, W), got {tuple(input.shape)}")
-    return grid_sample(input, grid, "bilinear", padding_mode, align_corners)
+    return grid_sample(_images(input, volumes=True), grid, "bilinear", padding_mode, align_corners)
 
 
 def grid_sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",

@@ -191,7 +191,7 @@ class _StepSeeded(Dataset):
     def __getitem__(self, key: tuple[int, int]):
         step, i = key
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + step) * 1_000_033 + i)
+            torch.manual_seed(((self.seed * 1_000_003 + step) * 1_000_033 + i) % (1 << 63))
             return self.data[i]
 
 
@@ -475,7 +475,7 @@ def _describe_data(data: Data) -> str:
     if tensors is not None:
         return _describe(list(tensors))
     plain = {k: v for k, v in vars(data).items() if not k.startswith("_") and "epoch" not in k
-             and isinstance(v, (bool, int, float, str, tuple, type(None)))}
+             and isinstance(v, (bool, int, float, str, tuple, dict, type(None)))}
     return f"{type(data).__qualname__}(n={len(data)}, {_describe(plain)})"
 
 

@@ -1,4 +1,6 @@
-"""Samplers against torch.nn.functional.grid_sample: values and gradients, float64, 1e-10."""
+"""Samplers against torch.nn.functional.grid_sample: values, gradients and second derivatives in
+float64 to 1e-10 for every mode, padding and align_corners; float16/bfloat16, empty batches and
+channels, non-finite grids, channels-last and non-contiguous inputs."""
 
 import itertools
 
@@ -126,7 +128,8 @@ def test_bilinear_hand_computed_value():
         (lambda: S.bilinear(torch.zeros(2, 1, 4, 4), torch.zeros(1, 2, 2, 2)), ValueError, "batch"),
         (lambda: S.bilinear(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 2, 2), "reflect"), ValueError, "padding_mode"),
         (lambda: S.grid_sample(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 2, 2), "cubic"), ValueError, "mode"),
-        (lambda: S.grid_sample(torch.zeros(1, 1, 2, 4, 4), torch.zeros(1, 2, 2, 2, 3), "bicubic"), ValueError, "bicubic"),
+        (lambda: S.grid_sample(torch.zeros(1, 1, 2, 4, 4), torch.zeros(1, 2, 2, 2, 3), "bicubic"),
+         ValueError, "bicubic"),
         (lambda: S.grid_sample(torch.zeros(1, 1, 0, 4), torch.zeros(1, 2, 2, 2)), ValueError, "input"),
         (lambda: S.bilinear(torch.zeros(1, 1, 4, 4), torch.zeros(1, 2, 2, 2, dtype=torch.float64)), TypeError, "grid"),
         (lambda: S.trilinear(torch.zeros(1, 1, 4, 4, 4), torch.zeros(1, 2, 2, 2, 2)), ValueError, "grid"),
@@ -161,7 +164,8 @@ def test_every_mode_and_padding_matches_grid_sample(in_size, out_hw, mode, paddi
         torch.testing.assert_close(a, b, **TOL)
 
 
-@pytest.mark.parametrize("mode, padding_mode", [("bilinear", "reflection"), ("bicubic", "border"), ("nearest", "zeros")])
+@pytest.mark.parametrize("mode, padding_mode",
+                         [("bilinear", "reflection"), ("bicubic", "border"), ("nearest", "zeros")])
 def test_a_few_hundred_pixels_odd_and_non_square(mode, padding_mode):
     x = torch.randn(1, 2, 203, 317, dtype=torch.float64)
     grid = _random_grid(1, (151, 263), seed=8)
