@@ -290,6 +290,73 @@ def test_synthetic_house_numbers_are_labelled_like_svhn_and_deterministic():
     assert images.std() > 20   # textured, coloured, not blank
 
 
+def test_stand_in_is_the_same_in_any_number_of_processes_and_prefix_stable():
+    one = svhn.synthetic_house_numbers(60, seed=2, train=True, size=32, workers=1)
+    two = svhn.synthetic_house_numbers(60, seed=2, train=True, size=32, workers=2)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+    head = svhn.synthetic_house_numbers(25, seed=2, train=True, size=32, workers=1)
+    np.testing.assert_array_equal(head[0], one[0][:25])   # photo i does not depend on n
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        svhn.synthetic_house_numbers(5, workers=0)
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        svhn.synthetic_house_numbers(0)
+
+
+def _ink_patch(grey: np.ndarray) -> torch.Tensor:
+    """A digit's ink (either polarity) as a normalised 20×20 patch."""
+    ink = torch.from_numpy(np.abs(grey - np.median(grey)).astype(np.float32))[None, None]
+    patch = torch.nn.functional.interpolate(ink, size=(20, 20), mode="bilinear", antialias=True).flatten()
+    return (patch - patch.mean()) / (patch.std() + 1e-6)
+
+
+def test_stand_in_labels_name_the_digits_in_the_boxes():
+    from stn_course.data import mnist_tensors
+
+    # a class-mean template per digit, from MNIST's test digits cropped to their ink
+    mnist_images, mnist_labels = mnist_tensors(False)
+    templates = torch.stack([torch.stack([_ink_patch(svhn.standin._ink(im[0].numpy()))
+                                          for im in mnist_images[mnist_labels == d][:200]]).mean(0) for d in range(10)])
+    right = total = 0
+    photos = svhn.synthetic_photos(60, seed=4, train=False)
+    _, labels = svhn.synthetic_house_numbers(60, seed=4, train=False, size=32)
+    for (photo, rec), label in zip(photos, labels):
+        assert svhn.decode_digits(label) == "".join(map(str, rec.digits))
+        assert len(rec.digits) == len(rec.boxes)
+        for (left, top, w, h), digit in zip(rec.boxes.astype(int), rec.digits):
+            patch = _ink_patch(photo[top:top + h, left:left + w].astype(np.float32).mean(2))
+            right += int((templates @ patch).argmax()) == digit
+            total += 1
+    # the nearest class mean reads about half the boxes as their label (48% when written); a label
+    # that did not belong to its box would agree by chance, 10% (± 2.3 points over these boxes)
+    assert right / total > 0.3, f"{right} of {total} boxes read as their label"
+
+
+def test_tight_and_loose_crops_share_a_centre_and_the_loose_one_is_never_clipped():
+    for photo, rec in svhn.synthetic_photos(40, seed=8, train=True):
+        size = (photo.shape[1], photo.shape[0])
+        tight = svhn.crop_window(rec.boxes, size)
+        x0, y0, x1, y1 = svhn.sequence_box(rec.boxes)
+        cx, cy, bw, bh = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+        loose = svhn.crop_window(rec.boxes, size, factor=svhn.LOOSE_FACTOR)
+        # never clipped: exactly the box grown by 1.3 and by 1.3 × LOOSE_FACTOR about its centre
+        np.testing.assert_allclose(tight, [cx - 0.65 * bw, cy - 0.65 * bh, cx + 0.65 * bw, cy + 0.65 * bh])
+        g = 0.65 * svhn.LOOSE_FACTOR
+        np.testing.assert_allclose(loose, [cx - g * bw, cy - g * bh, cx + g * bw, cy + g * bh])
+        assert (rec.boxes[:, 0] >= 0).all() and (rec.boxes[:, 1] >= 0).all()
+    # the middle of the loose crop, enlarged, is the tight crop: the loose number is half the size
+    tight_images, _ = svhn.synthetic_house_numbers(40, seed=8, train=True, size=64)
+    loose_images, _ = svhn.synthetic_house_numbers(40, seed=8, train=True, size=64, loose=True)
+    middle = torch.from_numpy(np.array(loose_images[:, 16:48, 16:48])).permute(0, 3, 1, 2).float()
+    enlarged = torch.nn.functional.interpolate(middle, size=(64, 64), mode="bilinear", align_corners=False)
+    tight = torch.from_numpy(np.array(tight_images)).permute(0, 3, 1, 2).float()
+    small = torch.nn.functional.interpolate(tight, size=(32, 32), mode="area")
+    big = torch.nn.functional.interpolate(small, size=(64, 64), mode="bilinear", align_corners=False)
+    assert (enlarged - big).abs().mean() < 0.25 * tight.std()
+    other = torch.roll(big, 1, 0)   # a different photograph is far off
+    assert (enlarged - other).abs().mean() > 2 * (enlarged - big).abs().mean()
+
+
 def test_compose_house_number_boxes_hold_the_digits():
     rng = np.random.default_rng(1)
     digit = np.zeros((28, 28), np.float32)
@@ -299,4 +366,20 @@ def test_compose_house_number_boxes_hold_the_digits():
     h, w = photo.shape[:2]
     for left, top, bw, bh in boxes:
         assert 0 <= left and left + bw <= w and 0 <= top and top + bh <= h
+        assert svhn.standin.HEIGHT_RANGE[0] * 0.9 <= bh <= svhn.standin.HEIGHT_RANGE[1] * 1.1
     assert (np.diff(boxes[:, 0]) > 0).all()   # left to right
+    with pytest.raises(ValueError, match="digits must hold 1 to 6 images"):
+        svhn.compose_house_number([], rng)
+    with pytest.raises(ValueError, match="blank image"):
+        svhn.compose_house_number([np.zeros((28, 28))], rng)
+
+
+def test_every_background_kind_is_textured_and_deterministic():
+    from stn_course.svhn import textures
+
+    for kind in textures.KINDS:
+        a = textures.background(np.random.default_rng(3), 40, 90, kind)
+        b = textures.background(np.random.default_rng(3), 40, 90, kind)
+        assert a.shape == (40, 90, 3)
+        np.testing.assert_array_equal(a, b)
+        assert a.std(axis=(0, 1)).mean() > 0.01, kind   # not a flat colour
