@@ -6,9 +6,7 @@
 #
 # Writes OUT_DIR/table1/*.json (one record per cell, with provenance), table1.md/.csv, the
 # float16 weights of the transformer models, and OUT_DIR/gpu_table1.log; prints the GPU, the
-# wall minutes of each run and the grid's training throughput. MNIST comes from
-# $STN_COURSE_DATA, or from a gzipped copy carried beside the tree in .gpu_data/MNIST/raw/
-# (the device machine has no network): `mkdir -p .gpu_data/MNIST/raw && gzip -c ... > ...`.
+# wall minutes of each run and the grid's training throughput. MNIST: see gpu_common.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,20 +14,8 @@ out="${1:?usage: gpu_table1.sh OUT_DIR [JOBS]}"
 jobs="${2:-10}"
 mkdir -p "$out/table1"
 log="$out/gpu_table1.log"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-
-if [ -z "${STN_COURSE_DATA:-}" ] && [ -d .gpu_data/MNIST/raw ]; then
-  export STN_COURSE_DATA="$out/data"
-  mkdir -p "$STN_COURSE_DATA/MNIST/raw"
-  for f in .gpu_data/MNIST/raw/*.gz; do gunzip -c "$f" > "$STN_COURSE_DATA/MNIST/raw/$(basename "$f" .gz)"; done
-fi
-
-python - <<'EOF' | tee "$log"
-import torch
-if not torch.cuda.is_available():
-    raise SystemExit("no CUDA device: this script trains on a GPU (see README for the CPU commands)")
-print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}, bf16 {torch.cuda.is_bf16_supported()}")
-EOF
+# shellcheck source=benchmarks/gpu_common.sh
+. benchmarks/gpu_common.sh
 
 grid() {  # grid <label> <seed arguments...>
   local label="$1"; shift

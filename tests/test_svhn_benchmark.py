@@ -81,3 +81,54 @@ def test_prepared_svhn_is_used_and_labelled_as_such(tmp_path, monkeypatch, capsy
     assert r["source"] == "svhn" and r["synthetic"] is False
     assert (r["n_train"], r["n_val"], r["n_test"]) == (36, 4, 16)
     assert "## SVHN: `small` architecture" in (out / "table2.md").read_text()
+
+
+def _record(model, size, error, *, source="synthetic", device="cpu", schedule="efficient", steps=5_000, n_test=5_000,
+            arch="small", pixels=48):
+    return {"table": "table2", "model": model, "size": size, "test_error": error, "source": source, "device": device,
+            "schedule": schedule, "steps": steps, "batch_size": 64, "images_seen": steps * 64, "n_test": n_test,
+            "arch": arch, "image_pixels": pixels, "crop_pixels": 40}
+
+
+def test_book_table_renders_every_model_with_a_footnote_per_provenance():
+    runs = [_record("cnn", "64px", 12.34), _record("st-single", "64px", 11.0), _record("cnn", "128px", 30.0),
+            _record("cnn", "64px", 50.0, schedule="quick", steps=300),                       # a worse-obtained group
+            _record("st-multi", "128px", 4.5, source="svhn", device="cuda", schedule="fast", steps=6_000,
+                    arch="paper", pixels=128)]
+    table, notes = table2.book_table(runs)
+    html = str(table)
+    assert html.startswith("<table><caption>") and html.count("<tr>") == 1 + len(table2.PAPER_TABLE2)
+    assert "<td" in html and "|" not in html   # a real table, not markdown pipes
+    row = lambda title: html.split(f">{title}</td>")[1].split("</tr>")[0]   # noqa: E731
+    assert "<b>12.3</b><sup>a</sup>" in row("CNN") and "4.0" in row("CNN") and "5.6" in row("CNN")
+    assert "<b>30.0</b><sup>a</sup>" in row("CNN")
+    assert "<b>4.5</b><sup>b</sup>" in row("ST-CNN Multi") and "not yet run" in row("ST-CNN Multi")
+    assert "not built here" in row("DRAM") and "3.9" in row("DRAM")
+    assert list(notes.letters.values()) == ["a", "b"]
+    a, b = notes.letters
+    assert a == "synthetic stand-in, CPU, efficient (full length: 0.32M images), small width at 48 px, 1 seed"
+    assert b.startswith("SVHN, GPU, fast (full length: 0.38M images), paper width at 128 px")
+    assert "<sup>a</sup> synthetic stand-in" in notes.html()
+
+
+def test_reading_says_whether_a_transformer_beat_the_cnn_beyond_the_noise():
+    runs = [_record("cnn", "128px", 30.0), _record("st-single", "128px", 20.0), _record("st-multi", "128px", 29.5),
+            _record("cnn", "64px", 10.0), _record("st-single", "64px", 14.0)]
+    text = table2.reading(runs)
+    assert "CNN reads 10.0 % on the 64px crops and 30.0 % on the 128px crops wrong." in text
+    assert "On the 128px crops ST-CNN Single beats the CNN by 10.0 points" in text
+    assert "On the 128px crops ST-CNN Multi is within the noise of the CNN (29.5 against 30.0 %" in text
+    assert "On the 64px crops ST-CNN Single is worse than the CNN by 4.0 points" in text
+    assert table2.reading([]) == "No Table 2 run has been recorded yet."
+
+
+def test_without_a_gpu_the_cpu_sized_width_and_side_are_chosen_and_said(tmp_path, capsys):
+    out = tmp_path / "t2"
+    args = ["table2", "--synthetic", "--schedule", "quick", "--steps", "2", "--n-synthetic", "32", "16", "16",
+            "--sizes", "128px", "--models", "cnn", "--no-progress", "--threads", "1", "--device", "cpu", "--out", str(out)]
+    assert benchmark.main(args) == 0
+    said = capsys.readouterr().out
+    assert "architecture: small (no GPU: the CPU-sized width" in said
+    assert f"crops rendered at {table2.CPU_SIDE}×{table2.CPU_SIDE} px" in said
+    r = json.loads((out / f"synthetic_cnn_128px@{table2.CPU_SIDE}_small_quick2_seed0.json").read_text())
+    assert (r["arch"], r["image_pixels"], r["crop_pixels"]) == ("small", table2.CPU_SIDE, 40)

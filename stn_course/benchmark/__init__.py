@@ -17,7 +17,8 @@ and an interrupted run resumes from its checkpoint, so running the same command 
 an interruption finishes the grid without losing work.
 
 One module per part: ``provenance`` (where and how a result was produced), ``records`` (run
-records on disk and their aggregation), ``schedules`` (how a model trains), ``table1`` (the
+records on disk and their aggregation), ``report`` (HTML tables and
+footnotes for the book), ``schedules`` (how a model trains), ``table1`` (the
 MNIST grid) and ``cli`` (the subcommand registry). Other tables plug in through
 :func:`register` (``EXTERNAL_SUBCOMMANDS``: Table 2 lives in :mod:`stn_course.svhn.table2`) and
 reuse the same provenance and records.
@@ -27,6 +28,7 @@ from .cli import EXTERNAL_SUBCOMMANDS, SUBCOMMANDS, main, positive_int, register
 from .provenance import REPO_ROOT, device_name, provenance, utc_now
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, find_results, format_cell, load_runs,
                       load_weights, markdown_table, mean_std, run_id, save_weights_half, write_csv, write_json)
+from .report import Footnotes, HTMLTable, best_groups, html_table
 from .schedules import ABLATION, ABLATION_CHANGES, SCHEDULES, Schedule, precision_name
 from .table1 import (DATA_SEED, PAPER_TABLE1, SUN_LIN_TABLE1, best_cells, how_obtained, images_seen, is_full_length,
                      is_gpu, run_cells, run_table1_cell, table1_data, write_table1)
@@ -36,6 +38,7 @@ __all__ = [
     "provenance", "device_name", "utc_now", "REPO_ROOT",
     "RESULTS_DIR", "run_id", "write_json", "load_runs", "find_results", "checkpoint_path", "mean_std", "aggregate",
     "format_cell", "write_csv", "markdown_table", "curves", "save_weights_half", "load_weights",
+    "HTMLTable", "html_table", "best_groups", "Footnotes",
     "Schedule", "SCHEDULES", "ABLATION", "ABLATION_CHANGES", "precision_name",
     "PAPER_TABLE1", "SUN_LIN_TABLE1", "DATA_SEED", "table1_data", "run_table1_cell", "run_cells", "write_table1",
     "best_cells", "how_obtained", "images_seen", "is_gpu", "is_full_length",

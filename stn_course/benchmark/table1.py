@@ -18,6 +18,7 @@ from .. import training
 from ..models import DISTORTIONS, MODEL_NAMES, PAPER_NAMES, build_model, count_parameters, normalize_name
 from .cli import positive_int, register
 from .provenance import provenance, utc_now
+from .report import best_groups
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, markdown_table, run_id,
                       save_weights_half, write_csv, write_json)
 from .schedules import SCHEDULES, Schedule, precision_name
@@ -143,15 +144,11 @@ def best_cells(runs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[
     """For each (model, distortion), the runs of its best-obtained group: full length before
     short, then GPU before CPU, then the most images seen and seeds. A group is one schedule on
     one kind of device."""
-    groups: dict[tuple[str, str], dict[tuple[str, bool], list[Mapping[str, Any]]]] = {}
-    for r in runs:
-        groups.setdefault((r["model"], r["distortion"]), {}).setdefault((r["schedule"], is_gpu(r)), []).append(r)
-
     def rank(rows: list[Mapping[str, Any]]) -> tuple:
         r = rows[0]
         return is_full_length(r), is_gpu(r), images_seen(r), len(rows)
 
-    return {cell: max(by_group.values(), key=rank) for cell, by_group in groups.items()}
+    return best_groups(runs, lambda r: (r["model"], r["distortion"]), lambda r: (r["schedule"], is_gpu(r)), rank)
 
 
 def _order(order: Sequence[str], key: str) -> int:

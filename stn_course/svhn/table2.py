@@ -2,11 +2,15 @@
 
 Usage::
 
-    python -m stn_course.benchmark table2                          # prepared SVHN, 64 and 128 px, fast schedule
+    python -m stn_course.benchmark table2                          # prepared SVHN, 64 and 128 px
     python -m stn_course.benchmark table2 --schedule paper         # the paper's recipe (400k SGD steps)
     python -m stn_course.benchmark table2 --synthetic              # the MNIST-composed stand-in instead
-    python -m stn_course.benchmark table2 --synthetic --arch small --schedule quick --scale 0.75   # a CPU run
+    python -m stn_course.benchmark table2 --synthetic --schedule quick   # a first try: minutes on a CPU
     python -m stn_course.benchmark table2 --report                 # only rebuild the tables
+
+On a GPU the default is the paper's architecture, the ``fast`` schedule and the native 64/128
+px crops. Without one it is the CPU-sized width (:data:`~stn_course.svhn.models.SMALL_ARCH`),
+the ``efficient`` schedule, and both crop recipes rendered at :data:`CPU_SIDE` px; it says so.
 
 With prepared SVHN (``data_scripts/prepare_svhn.py``) it trains on ``train`` (minus 5,000
 held-out numbers for validation, as the paper tunes on 5k) and tests on ``test``; it says so,
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -50,21 +55,27 @@ PAPER_TABLE2: dict[str, dict[str, float | None]] = {
 }
 PAPER_TITLES = {"maxout-cnn": "Maxout CNN", "dram": "DRAM", **TITLES}
 #: How many stand-in numbers each schedule draws (train, validation, test).
-SYNTHETIC_SIZES = {"quick": (4_000, 500, 1_000), "fast": (60_000, 5_000, 10_000), "paper": (200_000, 5_000, 10_000)}
+SYNTHETIC_SIZES = {"quick": (4_000, 500, 1_000), "efficient": (30_000, 2_000, 5_000), "fast": (60_000, 5_000, 10_000),
+                   "paper": (200_000, 5_000, 10_000)}
+#: The side both crop recipes are rendered at with the CPU-sized architecture: the 64-pixel
+#: recipe at 3/4 scale, the 128-pixel one at 3/8, so the loose number is half the tight one's size.
+CPU_SIDE = 48
 
 
-def _pixels(size: str, scale: float) -> tuple[int, int]:
-    """(image side, crop side) for a crop size ("64px"/"128px") rendered at ``scale``."""
-    side = int(round(int(size.removesuffix("px")) * scale))
+def _pixels(size: str, scale: float, side: int | None = None) -> tuple[int, int]:
+    """(image side, crop side) for a crop size ("64px"/"128px") rendered at ``scale``, or at
+    ``side`` × ``side`` pixels when given."""
+    side = side or int(round(int(size.removesuffix("px")) * scale))
     return side, svhn.default_crop(side)
 
 
-def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[int, int, int], extra: bool = False):
+def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[int, int, int], extra: bool = False,
+                       side: int | None = None):
     """(train uint8 (N, 3, S, S), labels), val and test (centre-cropped float) for one source and crop size.
 
     For SVHN, ``extra=True`` adds the prepared ``extra`` split to the training set.
     """
-    side, crop = _pixels(size, scale)
+    side, crop = _pixels(size, scale, side)
     loose = size == "128px"
     if source == "synthetic":
         n_train, n_val, n_test = n_synthetic
@@ -123,14 +134,17 @@ def position_error(model: torch.nn.Module, data, batch_size: int = 500) -> float
 def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHNSchedule, schedule_name: str,
                     arch: str, scale: float, out_dir: Path, *, device: torch.device, n_synthetic=(4_000, 500, 1_000),
                     progress: bool = True, save_weights: bool = False, command: str | None = None,
-                    extra: bool = False) -> dict[str, Any]:
-    """Train and test one model on one source and crop size; write and return its record (skip if it exists)."""
-    tag = ("" if scale == 1 else f"x{scale:g}") + ("+extra" if extra and source == "svhn" else "")
+                    extra: bool = False, side: int | None = None) -> dict[str, Any]:
+    """Train and test one model on one source and crop size; write and return its record (skip if it exists).
+
+    ``side``: render the crops at ``side`` × ``side`` pixels (default: 64 or 128 px × ``scale``).
+    """
+    tag = (f"@{side}" if side else "" if scale == 1 else f"x{scale:g}") + ("+extra" if extra and source == "svhn" else "")
     rid = benchmark.run_id(source, kind, size + tag, arch, schedule_name, f"seed{seed}")
     path = Path(out_dir) / f"{rid}.json"
     if path.exists():
         return json.loads(path.read_text())
-    train, val, test, crop = load_split_tensors(source, size, scale, n_synthetic, extra and source == "svhn")
+    train, val, test, crop = load_split_tensors(source, size, scale, n_synthetic, extra and source == "svhn", side)
     if device.type == "cuda":
         train = tuple(t.to(device) for t in train)
     torch.manual_seed(seed)
@@ -150,7 +164,7 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
         "crop_pixels": crop, "arch": arch, "seed": seed, "schedule": schedule_name,
         "schedule_settings": asdict(schedule), "steps": schedule.steps, "batch_size": schedule.batch_size,
         "params": sum(p.numel() for p in model.parameters()),
-        "n_train": len(train[1]), "n_val": len(val[1]), "n_test": len(test[1]),
+        "n_train": len(train[1]), "n_val": len(val[1]), "n_test": len(test[1]), "images_seen": history.images_seen,
         "val_error": history.best_val_error, "best_step": history.best_step,
         "test_error": result["error"], "test_loss": result["loss"], "test_position_error": position_error(model, test),
         "wall_time_s": wall, "train_time_s": history.train_time_s, "images_per_s": history.images_per_s,
@@ -162,6 +176,110 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
     benchmark.write_json(path, record)
     ckpt.unlink(missing_ok=True)
     return record
+
+
+def is_full_length(record: Mapping[str, Any]) -> bool:
+    """True when a run trained for its named schedule's whole length (not ``--steps``)."""
+    schedule = SCHEDULES.get(record["schedule"])
+    return schedule is not None and record["schedule"] != "quick" and record["steps"] == schedule.steps
+
+
+def how_obtained(rows: Sequence[Mapping[str, Any]]) -> str:
+    """How a cell's runs were obtained, e.g. "synthetic stand-in, CPU, efficient (full length:
+    0.51M images), small width at 48 px, 1 seed"."""
+    r = rows[0]
+    images = benchmark.images_seen(r)
+    length = "full length" if is_full_length(r) else "short"
+    seeds = len(rows)
+    return (f"{'SVHN' if r['source'] == 'svhn' else 'synthetic stand-in'}, "
+            f"{'GPU' if benchmark.is_gpu(r) else 'CPU'}, {r['schedule']} ({length}: {images / 1e6:.2g}M images), "
+            f"{r['arch']} width at {r['image_pixels']} px, {seeds} seed{'s' if seeds > 1 else ''}")
+
+
+def best_cells(runs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """For each (model, size), the runs of its best-obtained group: SVHN before the stand-in, then
+    full length, GPU, the paper's width, the most images and seeds. A group is one source,
+    schedule, width and image size on one kind of device."""
+    def rank(rows: list[Mapping[str, Any]]) -> tuple:
+        r = rows[0]
+        return (r["source"] == "svhn", is_full_length(r), benchmark.is_gpu(r), r["arch"] == "paper",
+                benchmark.images_seen(r), len(rows))
+
+    return benchmark.best_groups(
+        runs, lambda r: (r["model"], r["size"]),
+        lambda r: (r["source"], r["schedule"], r["arch"], r["image_pixels"], benchmark.is_gpu(r)), rank)
+
+
+def book_table(runs: Iterable[Mapping[str, Any]]) -> tuple[benchmark.HTMLTable, benchmark.Footnotes]:
+    """Table 2 for the book: a row per model of the paper's table, ours beside the paper's for
+    each crop size; each of our cells marked with a footnote saying how it was obtained."""
+    best = best_cells(runs)
+    notes = benchmark.Footnotes()
+
+    def ours(kind: str, size: str) -> str:
+        rows = best.get((kind, size))
+        if kind not in TITLES:
+            return "<small>not built here</small>"
+        if not rows:
+            return "<small>not yet run</small>"
+        mean, std = benchmark.mean_std([r["test_error"] for r in rows])
+        return f"<b>{benchmark.format_cell(mean, std, len(rows), 1)}</b><sup>{notes.mark(how_obtained(rows))}</sup>"
+
+    def paper(kind: str, size: str) -> str:
+        v = PAPER_TABLE2[kind][size]
+        return "—" if v is None else f"{v:.1f}"
+
+    rows = [[PAPER_TITLES[k]] + [cell for size in SIZES for cell in (ours(k, size), paper(k, size))]
+            for k in PAPER_TABLE2]
+    header = ["model", "ours 64 px", "paper 64 px", "ours 128 px", "paper 128 px"]
+    return benchmark.html_table(header, rows, "Sequence error (%) of multi-digit recognition"), notes
+
+
+def _standard_error(error: float, n: int) -> float:
+    """The binomial standard error, in points, of an error rate (%) measured on ``n`` numbers."""
+    p = error / 100
+    return 100 * (p * (1 - p) / n) ** 0.5
+
+
+def reading(runs: Iterable[Mapping[str, Any]]) -> str:
+    """What the best-obtained cells say, in sentences computed from the records: each model's
+    error on both crops and, on the loose crops, whether each transformer beat the CNN by more
+    than the test sets' noise (two standard errors of the difference)."""
+    best = best_cells(runs)
+    err = {cell: benchmark.mean_std([r["test_error"] for r in rows])[0] for cell, rows in best.items()}
+    n_test = {cell: sum(r["n_test"] for r in rows) for cell, rows in best.items()}
+    if not err:
+        return "No Table 2 run has been recorded yet."
+    parts = []
+    for kind in KINDS:
+        have = [f"{err[(kind, size)]:.1f} % on the {size} crops" for size in SIZES if (kind, size) in err]
+        if have:
+            parts.append(f"{TITLES[kind]} reads {' and '.join(have)} wrong.")
+    for size in SIZES:
+        if ("cnn", size) not in err:
+            continue
+        for kind in ("st-single", "st-multi"):
+            if (kind, size) not in err:
+                continue
+            a, b = err[(kind, size)], err[("cnn", size)]
+            noise = (_standard_error(a, n_test[(kind, size)]) ** 2 + _standard_error(b, n_test[("cnn", size)]) ** 2) ** 0.5
+            if b - a > 2 * noise:
+                verdict = f"beats the CNN by {b - a:.1f} points (more than twice the noise of {noise:.1f})"
+            elif a - b > 2 * noise:
+                verdict = f"is worse than the CNN by {a - b:.1f} points (more than twice the noise of {noise:.1f})"
+            else:
+                verdict = (f"is within the noise of the CNN ({a:.1f} against {b:.1f} %, a difference of "
+                           f"{abs(a - b):.1f} points where two standard errors are {2 * noise:.1f})")
+            parts.append(f"On the {size} crops {TITLES[kind]} {verdict}.")
+    return " ".join(parts)
+
+
+def load_model(record: Mapping[str, Any], out_dir: Path | None = None) -> torch.nn.Module:
+    """The model of a run record, with its saved weights, in evaluation mode (on the CPU)."""
+    if not record.get("weights"):
+        raise ValueError(f"record {record.get('run_id')!r} has no saved weights (run it with --save-weights)")
+    model = build_svhn_model(record["model"], record["crop_pixels"], record["arch"])
+    return benchmark.load_weights(model, record, out_dir).eval()
 
 
 def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
@@ -204,10 +322,14 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", nargs="+", default=list(KINDS), choices=KINDS)
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=SIZES, help="crop recipes (default: both)")
     p.add_argument("--synthetic", action="store_true", help="train and test on the synthetic stand-in, not SVHN")
-    p.add_argument("--schedule", choices=tuple(SCHEDULES), default="fast")
+    p.add_argument("--schedule", choices=tuple(SCHEDULES), default=None,
+                   help="training recipe (default: fast with the paper's width, efficient with the CPU-sized one)")
     p.add_argument("--steps", type=int, default=None, help="override the schedule's number of steps")
-    p.add_argument("--arch", choices=("paper", "small"), default="paper", help="layer sizes (small: for CPUs)")
+    p.add_argument("--arch", choices=("auto", "paper", "small"), default="auto",
+                   help="layer sizes: paper, or small (CPU-sized); default: paper on a GPU, small without one")
     p.add_argument("--scale", type=float, default=1.0, help="render the crops at this fraction of 64/128 px")
+    p.add_argument("--side", type=int, default=None,
+                   help=f"render both crop recipes at SIDE×SIDE px (default with the small arch: {CPU_SIDE})")
     p.add_argument("--n-synthetic", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
                    help="how many stand-in numbers to draw (default by schedule)")
     p.add_argument("--extra", action="store_true", help="SVHN: also train on the extra split (as Goodfellow et al.)")
@@ -218,6 +340,23 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-weights", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report", action="store_true", help="only aggregate the existing records")
+
+
+def _cpu_or_paper_defaults(args: argparse.Namespace, device: torch.device) -> tuple[str, str, int | None]:
+    """(arch, schedule, side) from the arguments; where they are not given, the paper's width
+    on a GPU, the CPU-sized one (and its schedule and side) without one. Says what it chose."""
+    arch = args.arch if args.arch != "auto" else ("paper" if device.type == "cuda" else "small")
+    if args.arch == "auto":
+        why = "a GPU" if arch == "paper" else "no GPU: the CPU-sized width; --arch paper for the paper's"
+        print(f"architecture: {arch} ({why})")
+    schedule = args.schedule or ("fast" if arch == "paper" else "efficient")
+    side = args.side
+    if args.side is not None and args.side < 8:
+        raise SystemExit(f"error: --side must be at least 8 pixels, got {args.side}")
+    if side is None and arch == "small" and args.scale == 1.0:
+        side = CPU_SIDE
+        print(f"crops rendered at {side}×{side} px (the CPU-sized default; --side or --scale to change)")
+    return arch, schedule, side
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -242,21 +381,23 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         source = "svhn"
         print(f"data: SVHN, prepared at {svhn.svhn_root() / 'prepared'}")
-    schedule, name = SCHEDULES[args.schedule], args.schedule
+    device = training.resolve_device(args.device)
+    arch, schedule_name, side = _cpu_or_paper_defaults(args, device)
+    schedule, name = SCHEDULES[schedule_name], schedule_name
     if args.steps:
         keep = tuple(m for m in schedule.milestones if m < args.steps)
-        schedule = replace(schedule, steps=args.steps, milestones=keep,
+        schedule = replace(schedule, steps=args.steps, milestones=keep, warmup=min(schedule.warmup, args.steps // 10),
                            eval_every=min(schedule.eval_every or args.steps, args.steps))
         name = f"{name}{args.steps}"
-    n_synth = tuple(args.n_synthetic) if args.n_synthetic else SYNTHETIC_SIZES[args.schedule]
-    device = training.resolve_device(args.device)
+    n_synth = tuple(args.n_synthetic) if args.n_synthetic else SYNTHETIC_SIZES[schedule_name]
     started = time.perf_counter()
     for size in args.sizes:
         for kind in args.models:
             for seed in range(args.seeds):
-                r = run_table2_cell(source, kind, size, seed, schedule, name, args.arch, args.scale, out_dir,
+                r = run_table2_cell(source, kind, size, seed, schedule, name, arch, args.scale, out_dir,
                                     device=device, n_synthetic=n_synth, progress=not args.no_progress,
-                                    save_weights=args.save_weights, command=args.command_line, extra=args.extra)
+                                    save_weights=args.save_weights, command=args.command_line, extra=args.extra,
+                                    side=side)
                 print(f"[{source}] {TITLES[kind]:14s} {size:5s} seed {seed}: sequence error {r['test_error']:.2f}% "
                       f"(val {r['val_error']:.2f}%, positions {r['test_position_error']:.2f}%, "
                       f"{r['images_per_s']:.0f} img/s, {r['wall_time_s']:.0f} s)", flush=True)
