@@ -191,3 +191,19 @@ def test_compose_thetas_matches_chained_sampling():
     assert (chained - once)[inner].abs().mean() < 0.01 * image.std()
     assert (warp(image, compose_thetas([t2, t1])) - chained)[inner].abs().mean() > 0.05 * image.std()
     torch.testing.assert_close(compose_thetas([t1]), t1)
+
+
+@pytest.mark.parametrize("kind", ["st-single", "st-multi"])
+def test_transformers_run_in_float32_under_autocast(kind):
+    """The float32 policy of the MNIST models holds here too: under bfloat16 autocast every
+    localisation net, grid and sampled map of an SVHN model is float32."""
+    model = build_svhn_model(kind, 40, SMALL_ARCH).eval()
+    seen = []
+    for st in model.transformers:
+        st.localization.register_forward_hook(lambda m, args, out: seen.append(("params", out.dtype)))
+        st.register_forward_hook(lambda m, args, out: seen.append(("output", out.dtype)))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(torch.rand(2, 3, 40, 40))
+    assert len(seen) == 2 * len(model.transformers)
+    assert all(dtype == torch.float32 for _, dtype in seen), seen
+    assert logits.dtype == torch.bfloat16   # the rest of the network does run in reduced precision

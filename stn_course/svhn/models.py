@@ -103,10 +103,7 @@ class ConvStage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.transformer is not None:
-            # in float32 also under mixed precision, as STClassifier: bfloat16 grid coordinates
-            # would be off by up to a tenth of a pixel
-            with torch.autocast(x.device.type, enabled=False):
-                x = self.transformer(x.float())
+            x = self.transformer(x)   # in float32, also under autocast (SpatialTransformer's policy)
         return self.dropout(self.pool(torch.relu(self.norm(self.conv(x)))))
 
 
