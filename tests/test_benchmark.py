@@ -128,3 +128,18 @@ def test_every_ablation_schedule_says_what_it_changes():
     # the last step of the ladder is the recipe itself, shortened
     for field in ("optimizer", "lr", "weight_decay", "label_smoothing", "ema", "batch_size", "loc_lr_scale"):
         assert getattr(last_step, field) == getattr(recipe, field), field
+
+
+def test_html_table_is_a_real_table_and_refuses_ragged_rows():
+    table = benchmark.html_table(["a", "b"], [["1", "<b>2</b>"], ["3", "4"]], "x < y")
+    html = table._repr_html_()
+    assert html.startswith("<table><caption>x &lt; y</caption><thead><tr>") and html.endswith("</tbody></table>")
+    assert html.count("<tr>") == 3 and html.count("<td") == 4 and "<b>2</b>" in html
+    with pytest.raises(ValueError, match=r"rows\[1\] must have 2 cells like the header, got 1"):
+        benchmark.html_table(["a", "b"], [["1", "2"], ["3"]])
+
+
+def test_footnotes_letter_each_provenance_once_in_order():
+    notes = benchmark.Footnotes()
+    assert [notes.mark(h) for h in ("CPU", "GPU", "CPU")] == ["a", "b", "a"]
+    assert notes.html() == "<sup>a</sup> CPU<br><sup>b</sup> GPU"

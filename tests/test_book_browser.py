@@ -133,6 +133,9 @@ PAGE_REPORT = r"""
     maths: maths.length,
     untypeset: maths.filter((m) => !m.querySelector("mjx-container")).map((m) => m.textContent.slice(0, 60)),
     raw: prose.filter((e) => /\\\(|\\\[|\$\$/.test(e.textContent)).map((e) => e.textContent.slice(0, 80)),
+    // a markdown table that was not parsed shows up as a paragraph of pipes: "| model | … |---|"
+    brokenTables: Array.from(main.querySelectorAll("p")).filter((e) => /\|\s*-{3,}\s*\|/.test(e.textContent))
+      .map((e) => e.textContent.slice(0, 80)),
     widgetViews: views.length,
     stnWidgets: Array.from(document.querySelectorAll(".stn-widget")).map((w) =>
       Array.from(w.querySelectorAll("canvas")).map((c) => [c.width, c.height])),
@@ -161,6 +164,7 @@ def test_page_renders(browser, server, page, tmp_path):
         assert report["images"], f"{page}: a chapter without a single figure"
     assert not report["untypeset"], f"{page}: formulas MathJax did not typeset: {report['untypeset']}"
     assert not report["raw"], f"{page}: raw TeX delimiters in the text: {report['raw']}"
+    assert not report["brokenTables"], f"{page}: markdown tables rendered as text: {report['brokenTables']}"
     if report["widgetViews"]:
         # the HTML manager renders each embedded view into a div.widget-subarea before its script
         browser.wait_for(WIDGETS_RENDERED, timeout=30)
