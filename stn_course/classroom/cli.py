@@ -13,7 +13,7 @@ from .audit import package_leaks, student_notebook_leaks
 from .chapters import chapter_paths, read_chapter
 from .grading import PRELOAD, Setup, grade_class
 from .reports import merge_csv, totals, write_csv, write_feedback
-from .sandbox import Sandbox, find_sandbox
+from .sandbox import Limits, Sandbox, find_sandbox
 from .sphinx import build_student_book
 from .student import write_student_notebooks
 from .table import exercise_table
@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     g.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
     g.add_argument("--output-limit", type=int, default=1_000_000, help="bytes of output per cell (default 1e6)")
+    g.add_argument("--memory", type=float, default=6, help="GiB of memory per kernel (default 6; 0: no limit)")
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
     g.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                    help="grade only the I-th of N slices of the roster (0-based), to merge later")
@@ -109,7 +110,8 @@ def _grade(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    sandbox = Sandbox(None, reason="--no-sandbox was given") if args.no_sandbox else find_sandbox()
+    limits = Limits(memory=int(args.memory * 2**30) or None)
+    sandbox = Sandbox(None, reason="--no-sandbox was given", limits=limits) if args.no_sandbox else find_sandbox(limits)
     if not sandbox.isolated:
         print(f"WARNING: grading WITHOUT a sandbox: {sandbox.reason}. The learners' code can read and change "
               "everything you can.", file=sys.stderr)

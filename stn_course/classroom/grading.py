@@ -94,12 +94,14 @@ class _Run:
         if self.setup.preload:  # library imports are not the learner's time
             await self.kernel.run(self.setup.preload, max(120.0, self.setup.timeout))
 
-    async def recover(self) -> None:
-        """A fresh kernel in the state the cells that ran well left (their time is not counted)."""
+    async def recover(self) -> float:
+        """A fresh kernel in the state the cells that ran well left; returns the seconds it took."""
+        t0 = time.monotonic()
         await self.kernel.stop()
         await self.start()
         for source in self.ran_ok:
             await self.kernel.run(source, self.setup.cell_timeout)
+        return time.monotonic() - t0
 
     async def cells(self, sources: list[tuple[int, str]]) -> None:
         deadline = time.monotonic() + self.setup.timeout
@@ -117,7 +119,7 @@ class _Run:
             if result.ok:
                 self.ran_ok.append(source)
             elif result.status in ("stuck", "dead"):
-                await self.recover()
+                deadline += await self.recover()  # the replay is not the learner's time
 
     async def probe(self, spec: Hidden, cases, space: Workspace, label: str) -> tuple[list | None, CellResult]:
         inputs, outputs = space.inbox / f"{label}.pt", space.work / f".{label}.result.pt"

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from queue import Empty
 
+import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 
 from .sandbox import Sandbox, Workspace
@@ -27,6 +29,7 @@ __all__ = ["CellResult", "Kernel", "kernel_env", "sandbox_env"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _POLL = 0.2
+_MAX_MESSAGE = 64 * 2**20
 
 
 @dataclass
@@ -117,7 +120,9 @@ class Kernel:
         km.kernel_spec.interrupt_mode = "message"  # a signal to the sandbox's process group would end it
         self.km = km
         await km.start_kernel(env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.kc = km.client()
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE)  # a giant message is dropped, not taken into memory
+        self.kc = km.client(context=context)
         self.kc.start_channels()
         try:
             await self.kc.wait_for_ready(timeout=120)
