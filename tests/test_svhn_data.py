@@ -275,17 +275,17 @@ def test_center_crop_and_dataset():
 
 
 def test_synthetic_house_numbers_are_labelled_like_svhn_and_deterministic():
-    images, labels = svhn.synthetic_house_numbers(120, seed=5, train=False, size=40)
-    assert images.shape == (120, 40, 40, 3) and images.dtype == np.uint8
+    images, labels = svhn.synthetic_house_numbers(300, seed=5, train=False, size=40)
+    assert images.shape == (300, 40, 40, 3) and images.dtype == np.uint8
     lengths = (labels != svhn.BLANK).sum(1)
     assert set(lengths.tolist()) == {1, 2, 3, 4, 5}
     for label, n in zip(labels, lengths):   # digits first, then only blanks
         assert (label[:n] < 10).all() and (label[n:] == svhn.BLANK).all()
     svhn.synthetic_house_numbers.cache_clear()
-    again = svhn.synthetic_house_numbers(120, seed=5, train=False, size=40)
+    again = svhn.synthetic_house_numbers(300, seed=5, train=False, size=40)
     np.testing.assert_array_equal(again[0], images)
     np.testing.assert_array_equal(again[1], labels)
-    other = svhn.synthetic_house_numbers(120, seed=6, train=False, size=40)
+    other = svhn.synthetic_house_numbers(300, seed=6, train=False, size=40)
     assert not np.array_equal(other[0], images)
     assert images.std() > 20   # textured, coloured, not blank
 

@@ -27,7 +27,9 @@ from .digitstruct import SPLITS, DigitRecord, write_digit_struct
 from .labels import MAX_DIGITS, encode_digits
 from .textures import background
 
-LENGTH_PROBS = (0.2, 0.35, 0.25, 0.12, 0.08)
+#: How many digits a number has (1 to 5). As in SVHN, most numbers have two or three digits and
+#: five-digit ones are rare; long numbers are also the hardest, squeezed into a square crop.
+LENGTH_PROBS = (0.2, 0.45, 0.25, 0.08, 0.02)
 #: Digit height in the photograph, in pixels (SVHN's digits are mostly 15–40 px tall).
 HEIGHT_RANGE = (16, 33)
 #: The loose window's half-size in units of the number's box: (1 + 30%) × LOOSE_FACTOR / 2.
