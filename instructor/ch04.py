@@ -10,26 +10,21 @@ from stn_course.exercises import Case
 CHAPTER = "04_sampler"
 
 
-def bilinear_point(U, x, y):
+def _neighbours(U, x, y):
+    """The pixels (n, m) around the point (x, y) that lie inside U: the only ones with a weight."""
     H, W = U.shape
     x0, y0 = math.floor(x), math.floor(y)
-    total = 0.0
-    for n in (y0, y0 + 1):
-        for m in (x0, x0 + 1):
-            if 0 <= n < H and 0 <= m < W:
-                total += float(U[n, m]) * max(0.0, 1 - abs(x - m)) * max(0.0, 1 - abs(y - n))
-    return total
+    return [(n, m) for n in (y0, y0 + 1) for m in (x0, x0 + 1) if 0 <= n < H and 0 <= m < W]
+
+
+def bilinear_point(U, x, y):
+    return sum((float(U[n, m]) * max(0.0, 1 - abs(x - m)) * max(0.0, 1 - abs(y - n)) for n, m in _neighbours(U, x, y)),
+               0.0)
 
 
 def bilinear_dx(U, x, y):
-    H, W = U.shape
-    x0, y0 = math.floor(x), math.floor(y)
-    total = 0.0
-    for n in (y0, y0 + 1):
-        for m in (x0, x0 + 1):
-            if 0 <= n < H and 0 <= m < W:
-                total += float(U[n, m]) * max(0.0, 1 - abs(y - n)) * (1.0 if m >= x else -1.0)
-    return total
+    return sum((float(U[n, m]) * max(0.0, 1 - abs(y - n)) * (1.0 if m >= x else -1.0) for n, m in _neighbours(U, x, y)),
+               0.0)
 
 
 def supersample_factor(theta, in_size, out_size):

@@ -132,44 +132,38 @@ class _Run:
         return got, result
 
 
+def _what_happened(r: CellResult, output_limit: int) -> str:
+    """What a cell that did not end well did, as the end of a sentence."""
+    return {"error": f"raised {r.ename}: {r.evalue}",
+            "timeout": f"ran past its {r.limit:g} s limit and was interrupted",
+            "stuck": f"ran past its {r.limit:g} s limit and ignored the interrupt",
+            "dead": f"killed the kernel ({r.evalue})",
+            "output": f"printed more than {output_limit:,} bytes (the rest was dropped and the cell stopped)",
+            }.get(r.status, r.status)
+
+
 def _cell_note(n: int, r: CellResult, setup: Setup) -> str:
-    if r.status == "timeout":
-        return f"code cell {n} ran past its {r.limit:g} s limit and was interrupted"
-    if r.status == "stuck":
-        return (f"code cell {n} ran past its {r.limit:g} s limit and ignored the interrupt: its kernel was killed "
-                "and restarted, the cells before it ran again, and the notebook went on")
-    if r.status == "dead":
-        return (f"code cell {n} killed the kernel ({r.evalue}): the kernel was restarted, the cells before it "
-                "ran again, and the notebook went on")
-    if r.status == "output":
-        return f"code cell {n} printed more than {setup.output_limit:,} bytes: the rest was dropped and the cell stopped"
-    return ""
+    """A note on a cell that ran out of time or output, or lost its kernel (errors are the learner's own)."""
+    if r.status not in ("timeout", "stuck", "dead", "output"):
+        return ""
+    note = f"code cell {n} {_what_happened(r, setup.output_limit)}"
+    if r.status in ("stuck", "dead"):
+        note += ": its kernel was killed and restarted, the cells before it ran again, and the notebook went on"
+    return note
 
 
-def _probe_failure(spec: Hidden, r: CellResult) -> str:
-    name = f"`{spec.function}`"
-    if r.status == "timeout":
-        return f"time limit: {name} did not finish the hidden cases within {r.limit:g} s (an endless loop?)"
-    if r.status == "stuck":
-        return (f"time limit: {name} did not finish the hidden cases within {r.limit:g} s and ignored the "
-                "interrupt; its kernel was killed")
-    if r.status == "dead":
-        return f"the kernel died while {name} ran on the hidden cases ({r.evalue})"
-    if r.status == "output":
-        return f"{name} printed more than the output limit on the hidden cases"
-    return f"grading {name} failed: {r.ename}: {r.evalue}"
+def _probe_failure(spec: Hidden, r: CellResult, setup: Setup) -> str:
+    endless = " (an endless loop?)" if r.status in ("timeout", "stuck") else ""
+    return f"`{spec.function}` {_what_happened(r, setup.output_limit)} on the hidden cases{endless}"
 
 
-def _defining_cell_problem(spec: Hidden, sources: list[tuple[int, str]], results: list[CellResult]) -> str:
+def _defining_cell_problem(spec: Hidden, sources: list[tuple[int, str]], results: list[CellResult],
+                           setup: Setup) -> str:
     """What went wrong in the cell that defines the learner's function, if anything."""
     pattern = re.compile(rf"(?m)^\s*def\s+{re.escape(spec.function)}\s*\(")
     for (n, source), r in zip(sources, results):
-        if not pattern.search(source) or r.ok or r.ename == "NotImplementedError":
-            continue
-        what = {"error": f"raised {r.ename}: {r.evalue}", "timeout": "ran past its time limit",
-                "stuck": "ran past its time limit and ignored the interrupt", "dead": f"killed the kernel ({r.evalue})",
-                "output": "printed more than the output limit"}.get(r.status, r.status)
-        return f"your code cell (code cell {n}) {what}; "
+        if pattern.search(source) and not r.ok and r.ename != "NotImplementedError":
+            return f"your code cell (code cell {n}) {_what_happened(r, setup.output_limit)}; "
     return ""
 
 
@@ -201,9 +195,9 @@ async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> l
         for label, worth, spec in exercises:
             cases, expected = setup.cases(sub.chapter, label, spec)
             got, result = await run.probe(spec, cases, space, label)
-            verdict = judge(spec, cases, expected, got) if result.ok else Verdict(False, _probe_failure(spec, result))
+            verdict = judge(spec, cases, expected, got) if result.ok else Verdict(False, _probe_failure(spec, result, setup))
             if not verdict.passed:
-                verdict.feedback = _defining_cell_problem(spec, sources, run.results) + verdict.feedback
+                verdict.feedback = _defining_cell_problem(spec, sources, run.results, setup) + verdict.feedback
             verdicts.append((label, worth, verdict))
     except Exception as err:  # the kernel could not start: report it on every exercise
         why = f"grading failed: {type(err).__name__}: {err}"[:300]
