@@ -95,7 +95,7 @@ def _padded(g: torch.Tensor, size: int, padding_mode: str, align_corners: bool) 
 
 def _undefined_points(grid: torch.Tensor, mode: str, padding_mode: str) -> torch.Tensor | None:
     """(N, *out) bool: grid points whose coordinate is undefined after padding, or None if none are."""
-    if bool(torch.isfinite(grid.sum())):  # one cheap pass for the usual case
+    if bool(torch.isfinite(grid.detach().sum())):  # one cheap pass for the usual case
         return None
     keeps_inf = padding_mode == "border" and mode != "bicubic"  # border padding clamps ±inf
     bad = grid.isnan().any(-1) if keeps_inf else ~torch.isfinite(grid).all(-1)
@@ -171,10 +171,12 @@ def _bilinear_axis(g: torch.Tensor, size: int, padding_mode: str, align_corners:
     Zero padding clamps into [−1, size] (the frame of zeros); a clamped point is wholly
     outside the image and gets zero slope.
     """
-    p = unnormalize(g, size, align_corners)
+    p = g.add(1)  # :func:`unnormalize` in PyTorch's order of operations, in place after one copy
+    p = p.mul_((size - 1) / 2) if align_corners else p.mul_(size).sub_(1).div_(2)
     scale = _unnormalize_scale(size, align_corners)
     if padding_mode == "zeros":
-        slope = ((p >= -1) & (p <= size)).to(p.dtype).mul_(scale)
+        inside = p >= -1
+        slope = inside.logical_and_(p <= size).to(p.dtype).mul_(scale)
         p = p.clamp_(-1, size)
     else:
         p, slope = _pad(p, size, padding_mode, align_corners)
