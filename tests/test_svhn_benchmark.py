@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from stn_course import benchmark
 from stn_course.svhn import table2
@@ -132,3 +133,21 @@ def test_without_a_gpu_the_cpu_sized_width_and_side_are_chosen_and_said(tmp_path
     assert f"crops rendered at {table2.CPU_SIDE}×{table2.CPU_SIDE} px" in said
     r = json.loads((out / f"synthetic_cnn_128px@{table2.CPU_SIDE}_small_quick2_seed0.json").read_text())
     assert (r["arch"], r["image_pixels"], r["crop_pixels"]) == ("small", table2.CPU_SIDE, 40)
+
+
+def test_errors_by_length_counts_each_length_separately():
+    from stn_course.svhn.models import build_svhn_model
+
+    B = table2.svhn.BLANK
+    labels = torch.tensor([[1, B, B, B, B], [2, B, B, B, B], [3, 4, B, B, B], [5, 6, 7, B, B]])
+
+    class Oracle(torch.nn.Module):   # reads every number right but the first one-digit number
+        def forward(self, x):
+            target = labels[: len(x)].clone()
+            target[0, 0] = 9
+            return torch.nn.functional.one_hot(target, 11).float()
+
+    assert table2.errors_by_length(Oracle(), torch.zeros(4, 3, 8, 8), labels) == {1: (2, 50.0), 2: (1, 0.0),
+                                                                                 3: (1, 0.0)}
+    with pytest.raises(ValueError, match="labels must have shape"):
+        table2.errors_by_length(build_svhn_model("cnn", 40, "small"), torch.zeros(2, 3, 40, 40), labels)

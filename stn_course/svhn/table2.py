@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from .. import benchmark, svhn, training
+from .._checks import check_shape, check_tensor
 from .models import KINDS, SCHEDULES, TITLES, SVHNSchedule, build_svhn_model, predict, sequence_loss, sequence_wrong
 
 OUT_DIR = benchmark.RESULTS_DIR / "table2"
@@ -272,6 +273,25 @@ def reading(runs: Iterable[Mapping[str, Any]]) -> str:
                            f"{abs(a - b):.1f} points where two standard errors are {2 * noise:.1f})")
             parts.append(f"On the {size} crops {TITLES[kind]} {verdict}.")
     return " ".join(parts)
+
+
+@torch.no_grad()
+def errors_by_length(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                     batch_size: int = 500) -> dict[int, tuple[int, float]]:
+    """Sequence error (%) of ``model`` per number length: {length: (numbers, error)}.
+
+    images (N, 3, S, S) float, labels (N, 5) classes (``BLANK`` after the last digit).
+    """
+    check_tensor("images", images, floating=True)
+    check_shape("labels", labels, (len(images), svhn.MAX_DIGITS), f"({len(images)}, {svhn.MAX_DIGITS})")
+    was = model.training
+    model.eval()
+    wrong = torch.cat([sequence_wrong(model(images[i:i + batch_size]), labels[i:i + batch_size])
+                       for i in range(0, len(images), batch_size)])
+    model.train(was)
+    lengths = (labels != svhn.BLANK).sum(1)
+    return {k: (int((lengths == k).sum()), 100.0 * wrong[lengths == k].float().mean().item())
+            for k in range(1, svhn.MAX_DIGITS + 1) if (lengths == k).any()}
 
 
 def load_model(record: Mapping[str, Any], out_dir: Path | None = None) -> torch.nn.Module:
