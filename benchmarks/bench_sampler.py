@@ -1,14 +1,17 @@
 """Forward+backward time of our bilinear sampler against torch.nn.functional.grid_sample.
 
-    python benchmarks/bench_sampler.py [--device cuda] [--repeats 20]
+    python benchmarks/bench_sampler.py [--device cuda] [--repeats 20] [--baseline OLD_SAMPLER_PY]
 
 Prints one line per channel count with both times and their ratio (ours / PyTorch's).
-The target is a ratio of at most 2 on the CPU.
+The target is a ratio of at most 2 on the CPU. ``--baseline`` also times another version of
+``stn_course/sampler.py`` (e.g. ``git show REV:stn_course/sampler.py > /tmp/old.py``) in the same
+loop, so that a busy machine slows all of them alike and a change can be compared with its past.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 
 import torch
@@ -23,24 +26,36 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _time_pair(fn_a, fn_b, repeats: int, device: torch.device, clock=time.perf_counter) -> tuple[float, float]:
-    """Median seconds of ``fn_a()`` and ``fn_b()``, timed alternately so that a busy machine
-    slows both alike, after two warm-up runs of each."""
+def _time_all(fns: list, repeats: int, device: torch.device, clock=time.perf_counter) -> list[float]:
+    """Median seconds of each of ``fns``, timed in turn (in reversed order every other round) so
+    that a busy machine slows all alike, after two warm-up runs of each."""
     for _ in range(2):
-        fn_a(), fn_b()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for fn, bucket in ((fn_a, times[0]), (fn_b, times[1])):
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for r in range(repeats):
+        order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
+        for i in order:
             _sync(device)
             start = clock()
-            fn()
+            fns[i]()
             _sync(device)
-            bucket.append(clock() - start)
-    return tuple(sorted(t)[len(t) // 2] for t in times)  # type: ignore[return-value]
+            times[i].append(clock() - start)
+    return [sorted(t)[len(t) // 2] for t in times]
 
 
-def bench(n: int, c: int, size: int, device: torch.device, repeats: int, clock=time.perf_counter) -> tuple[float, float]:
-    """Forward+backward seconds of (ours, grid_sample) for N×C×size×size → size×size."""
+def load_sampler(path: str):
+    """Another version of ``stn_course/sampler.py``, imported as a module of this package."""
+    spec = importlib.util.spec_from_file_location("stn_course._baseline_sampler", path)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "stn_course"
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench(n: int, c: int, size: int, device: torch.device, repeats: int, clock=time.perf_counter,
+          baseline=None) -> list[float]:
+    """Forward+backward seconds of [ours, grid_sample(, the baseline's bilinear)] for N×C×size×size → size×size."""
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(n, c, size, size, generator=gen).to(device).requires_grad_()
     angle = (torch.rand(n, generator=gen) - 0.5) * 2
@@ -54,8 +69,10 @@ def bench(n: int, c: int, size: int, device: torch.device, repeats: int, clock=t
             torch.autograd.grad(out, [x, grid], grad)
         return run
 
-    return _time_pair(step(lambda a, g: bilinear(a, g)),
-                      step(lambda a, g: F.grid_sample(a, g, align_corners=False)), repeats, device, clock)
+    fns = [step(lambda a, g: bilinear(a, g)), step(lambda a, g: F.grid_sample(a, g, align_corners=False))]
+    if baseline is not None:
+        fns.append(step(lambda a, g: baseline.bilinear(a, g)))
+    return _time_all(fns, repeats, device, clock)
 
 
 def main() -> None:
@@ -68,6 +85,7 @@ def main() -> None:
                         help="wall time, or the process's CPU time (steadier on a shared CPU; CPU only)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (1 gives steadier figures on a busy machine)")
+    parser.add_argument("--baseline", default=None, help="path of another sampler.py to time in the same loop")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,9 +93,13 @@ def main() -> None:
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"N={args.batch}, {args.size}x{args.size} -> {args.size}x{args.size}, forward+backward, median of {args.repeats} ({args.clock} time)")
     clock = time.process_time if args.clock == "cpu" and device.type == "cpu" else time.perf_counter
+    baseline = load_sampler(args.baseline) if args.baseline else None
     for c in (1, 3):
-        ours, ref = bench(args.batch, c, args.size, device, args.repeats, clock)
-        print(f"C={c}: ours {ours * 1e3:7.2f} ms   grid_sample {ref * 1e3:7.2f} ms   ratio {ours / ref:5.2f}x")
+        ours, ref, *old = bench(args.batch, c, args.size, device, args.repeats, clock, baseline)
+        line = f"C={c}: ours {ours * 1e3:7.2f} ms   grid_sample {ref * 1e3:7.2f} ms   ratio {ours / ref:5.2f}x"
+        if old:
+            line += f"   baseline {old[0] * 1e3:7.2f} ms   ratio {old[0] / ref:5.2f}x"
+        print(line)
 
 
 if __name__ == "__main__":
