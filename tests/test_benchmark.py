@@ -143,3 +143,25 @@ def test_footnotes_letter_each_provenance_once_in_order():
     notes = benchmark.Footnotes()
     assert [notes.mark(h) for h in ("CPU", "GPU", "CPU")] == ["a", "b", "a"]
     assert notes.html() == "<sup>a</sup> CPU<br><sup>b</sup> GPU"
+
+
+def test_git_dirty_counts_code_changes_not_the_results_runs_write(tmp_path, monkeypatch):
+    import importlib
+    import subprocess
+
+    prov = importlib.import_module("stn_course.benchmark.provenance")   # the module, not the function
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "table2.md").write_text("old table\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    monkeypatch.setattr(prov, "REPO_ROOT", tmp_path)
+    (tmp_path / "results" / "table2.md").write_text("a table another run rewrote\n")
+    assert prov.provenance(torch.device("cpu"))["git_dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert prov.provenance(torch.device("cpu"))["git_dirty"] is True

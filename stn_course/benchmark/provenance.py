@@ -41,7 +41,9 @@ def _cpu_model() -> str:
 
 def provenance(device: torch.device, command: str | None = None) -> dict[str, Any]:
     """Where and how a result was produced: command, git commit, device, versions, time."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # runs write their records and tables under results/ (two runs at once rewrite each other's
+    # tables there), so only changes outside it make the code that produced a result dirty
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     return {
         "command": command if command is not None else " ".join(sys.argv),
         "git_commit": _git("rev-parse", "HEAD"),
