@@ -23,6 +23,9 @@ class HTMLTable:
     def __str__(self) -> str:
         return self.html
 
+    def __repr__(self) -> str:
+        return f"<HTMLTable: {self.html.count('<tr>') - 1} rows>"
+
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> HTMLTable:
     """A table with one header row. Header and cells are HTML fragments (``<b>``, ``<sup>``);
