@@ -187,7 +187,7 @@ def is_full_length(record: Mapping[str, Any]) -> bool:
 
 def how_obtained(rows: Sequence[Mapping[str, Any]]) -> str:
     """How a cell's runs were obtained, e.g. "synthetic stand-in, CPU, efficient (full length:
-    0.51M images), small width at 48 px, 1 seed"."""
+    0.32M images), small width at 48 px, 1 seed"."""
     r = rows[0]
     images = benchmark.images_seen(r)
     length = "full length" if is_full_length(r) else "short"
