@@ -124,9 +124,10 @@ def images_seen(record: Mapping[str, Any]) -> int:
     return record.get("images_seen") or record["steps"] * record["batch_size"]
 
 
-def is_full_length(record: Mapping[str, Any]) -> bool:
-    """True when a run trained for its named schedule's whole length (not ``--steps`` or ``--quick``)."""
-    schedule = SCHEDULES.get(record["schedule"])
+def is_full_length(record: Mapping[str, Any], schedules: Mapping[str, Any] = SCHEDULES) -> bool:
+    """True when a run trained for its named schedule's whole length (not ``--steps`` or ``--quick``);
+    ``schedules``: the table's named schedules (each with ``steps``), Table 1's by default."""
+    schedule = schedules.get(record["schedule"])
     return schedule is not None and record["schedule"] != "quick" and record["steps"] == schedule.steps
 
 

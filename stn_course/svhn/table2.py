@@ -179,18 +179,12 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
     return record
 
 
-def is_full_length(record: Mapping[str, Any]) -> bool:
-    """True when a run trained for its named schedule's whole length (not ``--steps``)."""
-    schedule = SCHEDULES.get(record["schedule"])
-    return schedule is not None and record["schedule"] != "quick" and record["steps"] == schedule.steps
-
-
 def how_obtained(rows: Sequence[Mapping[str, Any]]) -> str:
     """How a cell's runs were obtained, e.g. "synthetic stand-in, CPU, efficient (full length:
     0.32M images), small width at 48 px, 1 seed"."""
     r = rows[0]
     images = benchmark.images_seen(r)
-    length = "full length" if is_full_length(r) else "short"
+    length = "full length" if benchmark.is_full_length(r, SCHEDULES) else "short"
     seeds = len(rows)
     return (f"{'SVHN' if r['source'] == 'svhn' else 'synthetic stand-in'}, "
             f"{'GPU' if benchmark.is_gpu(r) else 'CPU'}, {r['schedule']} ({length}: {images / 1e6:.2g}M images), "
@@ -203,8 +197,8 @@ def best_cells(runs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[
     schedule, width and image size on one kind of device."""
     def rank(rows: list[Mapping[str, Any]]) -> tuple:
         r = rows[0]
-        return (r["source"] == "svhn", is_full_length(r), benchmark.is_gpu(r), r["arch"] == "paper",
-                benchmark.images_seen(r), len(rows))
+        return (r["source"] == "svhn", benchmark.is_full_length(r, SCHEDULES), benchmark.is_gpu(r),
+                r["arch"] == "paper", benchmark.images_seen(r), len(rows))
 
     return benchmark.best_groups(
         runs, lambda r: (r["model"], r["size"]),
