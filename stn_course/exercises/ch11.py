@@ -1,0 +1,32 @@
+"""Checks for chapter 11 (several transformers in one network)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from . import Case, run_cases
+
+
+def _iou_cases() -> list[Case]:
+    # Expected values computed by hand: areas of 10 × 10 boxes and of their overlaps.
+    square = [0.0, 0.0, 10.0, 10.0]
+    specs = [
+        ("a box with itself", [square], [square], [1.0]),
+        ("boxes that do not meet", [square], [[20.0, 20.0, 30.0, 30.0]], [0.0]),
+        ("boxes that only touch along an edge", [square], [[10.0, 0.0, 20.0, 10.0]], [0.0]),
+        ("half of each box overlaps: 50 / 150", [square], [[5.0, 0.0, 15.0, 10.0]], [1 / 3]),
+        ("a 5 × 5 box inside a 10 × 10 one: 25 / 100", [square], [[2.0, 2.0, 7.0, 7.0]], [0.25]),
+        ("a batch of three, non-square, fractional corners", [square, [0.0, 0.0, 4.0, 2.0], [1.5, 1.5, 3.5, 5.5]],
+         [[5.0, 5.0, 15.0, 15.0], [2.0, 0.0, 6.0, 2.0], [1.5, 1.5, 3.5, 3.5]], [25 / 175, 4 / 12, 4 / 8]),
+    ]
+    return [Case(text, (torch.tensor(a), torch.tensor(b)), torch.tensor(expected))
+            for text, a, b, expected in specs]
+
+
+def check_box_iou(fn: Callable) -> None:
+    """``box_iou(a, b) -> (N,)`` for boxes ``(N, 4)`` as ``(x0, y0, x1, y1)``."""
+    run_cases("box_iou", fn, _iou_cases(), atol=1e-6,
+              hint="the intersection's width is min(x1) − max(x0), or 0 when that is negative (likewise its "
+                   "height); the union is area(a) + area(b) − intersection.")
