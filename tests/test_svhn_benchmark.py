@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stn_course import benchmark
+from stn_course.svhn import models as svhn_models
 from stn_course.svhn import table2
 
 ARGS = ["table2", "--synthetic", "--arch", "small", "--schedule", "quick", "--steps", "3",
@@ -151,3 +152,17 @@ def test_errors_by_length_counts_each_length_separately():
                                                                                  3: (1, 0.0)}
     with pytest.raises(ValueError, match="labels must have shape"):
         table2.errors_by_length(build_svhn_model("cnn", 40, "small"), torch.zeros(2, 3, 40, 40), labels)
+
+
+def test_a_record_rebuilds_its_own_architecture_after_the_defaults_change(tmp_path, monkeypatch):
+    """load_model builds the layer sizes a run trained with (its arch_settings), not what "small"
+    names today: a change of SMALL_ARCH must not break the weights of earlier records."""
+    assert benchmark.main([*ARGS, "--models", "cnn", "--save-weights", "--out", str(tmp_path)]) == 0
+    record = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert record["arch_settings"]["channels"] == list(svhn_models.SMALL_ARCH.channels)
+    trained = table2.load_model(record, tmp_path)
+    narrower = svhn_models.SVHNArch(channels=(8, 8), pool=(True, True), fc=(16,), num_st=1, batch_norm=True)
+    monkeypatch.setattr(svhn_models, "SMALL_ARCH", narrower)
+    again = table2.load_model(record, tmp_path)
+    x = torch.rand(2, 3, record["crop_pixels"], record["crop_pixels"])
+    torch.testing.assert_close(again(x), trained(x))

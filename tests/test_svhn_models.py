@@ -92,8 +92,8 @@ def test_models_check_their_input():
         model(torch.rand(1, 3, 54, 54))
     with pytest.raises(ValueError, match="kind must be one of"):
         SVHNNet("st-triple", 40, SMALL_ARCH)
-    with pytest.raises(ValueError, match="in_size must be an int of at least 16"):
-        SVHNNet("cnn", 8, SMALL_ARCH)
+    with pytest.raises(ValueError, match="in_size must be an int of at least 8"):
+        SVHNNet("cnn", 4, SMALL_ARCH)
     with pytest.raises(ValueError, match="arch must be one of"):
         build_svhn_model("cnn", 54, "huge")
     assert PAPER_ARCH.num_st == 4

@@ -21,7 +21,7 @@ trains it at ``loc_lr_scale`` (0.1 in the paper) times the base rate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -73,8 +73,11 @@ class SVHNArch:
 
 
 PAPER_ARCH = SVHNArch()
-#: A narrow version for CPU runs (quick mode, the book's chapter): same structure, fewer filters.
-SMALL_ARCH = SVHNArch(channels=(16, 24, 32, 48), pool=(True, True, True, True), fc=(256,), dropout=0.1,
+#: A narrow version for CPU runs (quick mode, the book's chapter): the same structure, fewer
+#: filters and layers, three pools instead of four. Its last map is 5×5 on a 40-pixel crop: with
+#: a fourth pool it was 2×2, too coarse to keep five digit positions apart, and the CNN stayed at
+#: 20% sequence error on the tight stand-in crops (34.6% against 27.4% after 1,500 steps).
+SMALL_ARCH = SVHNArch(channels=(16, 24, 32, 48, 64), pool=(True, True, False, True, False), fc=(256,), dropout=0.1,
                       loc_channels=(8, 16), loc_hidden=(32, 32), num_st=4, batch_norm=True)
 
 
@@ -161,7 +164,10 @@ class SVHNNet(nn.Module):
 
 
 def build_svhn_model(kind: str, in_size: int = 54, arch: SVHNArch | str = "paper") -> SVHNNet:
-    """An :class:`SVHNNet`; ``arch`` is an :class:`SVHNArch` or "paper" / "small"."""
+    """An :class:`SVHNNet`; ``arch`` is an :class:`SVHNArch`, its settings as a dict (a run
+    record's ``arch_settings``) or "paper" / "small"."""
+    if isinstance(arch, Mapping):
+        arch = SVHNArch(**{k: tuple(v) if isinstance(v, list) else v for k, v in arch.items()})
     if isinstance(arch, str):
         check_choice("arch", arch, ("paper", "small"))
         arch = PAPER_ARCH if arch == "paper" else SMALL_ARCH

@@ -162,7 +162,7 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
                  if source == "synthetic" else "SVHN format 1, prepared by data_scripts/prepare_svhn.py; train "
                  + ("+ extra " if extra else "") + f"minus {VAL_SIZE} held out for validation; test split"),
         "model": kind, "paper_name": TITLES[kind], "size": size, "image_pixels": int(train[0].shape[-1]),
-        "crop_pixels": crop, "arch": arch, "seed": seed, "schedule": schedule_name,
+        "crop_pixels": crop, "arch": arch, "arch_settings": asdict(model.arch), "seed": seed, "schedule": schedule_name,
         "schedule_settings": asdict(schedule), "steps": schedule.steps, "batch_size": schedule.batch_size,
         "params": sum(p.numel() for p in model.parameters()),
         "n_train": len(train[1]), "n_val": len(val[1]), "n_test": len(test[1]), "images_seen": history.images_seen,
@@ -289,10 +289,14 @@ def errors_by_length(model: torch.nn.Module, images: torch.Tensor, labels: torch
 
 
 def load_model(record: Mapping[str, Any], out_dir: Path | None = None) -> torch.nn.Module:
-    """The model of a run record, with its saved weights, in evaluation mode (on the CPU)."""
+    """The model of a run record, with its saved weights, in evaluation mode (on the CPU).
+
+    The layer sizes are the record's own ``arch_settings`` (so a record outlives a change of
+    :data:`~stn_course.svhn.models.SMALL_ARCH`), else those its ``arch`` names today.
+    """
     if not record.get("weights"):
         raise ValueError(f"record {record.get('run_id')!r} has no saved weights (run it with --save-weights)")
-    model = build_svhn_model(record["model"], record["crop_pixels"], record["arch"])
+    model = build_svhn_model(record["model"], record["crop_pixels"], record.get("arch_settings") or record["arch"])
     return benchmark.load_weights(model, record, out_dir).eval()
 
 
