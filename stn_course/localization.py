@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ._checks import check_chw, check_real
-from .transforms import Transform, make_transform
+from .transforms import Affine3DTransform, Transform, make_transform
 
 
 class RegressionHead(nn.Module):
@@ -115,4 +115,54 @@ class CNNLocalization(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) → (N, P)."""
+        return self.head(self.fc(self.features(x)))
+
+
+class CNN3DLocalization(nn.Module):
+    """Convolutional localisation net for volumes: (N, C, D, H, W) → 3D transform parameters (N, 12).
+
+    [Average-pool ``downsample``] → (Conv3d → ReLU → MaxPool3d 2) per layer → FC → head. The
+    pooling in front makes a volume cheap to look at: the net only has to see the pose, not
+    the detail.
+
+    Args:
+        in_shape: (C, D, H, W) of the volumes it looks at.
+        transform: the transform whose parameters it regresses (default:
+            :class:`~stn_course.transforms.Affine3DTransform`).
+        channels: output channels of each conv layer.
+        kernel_size: the conv kernels' size.
+        hidden: width of the fully connected layer before the head.
+        downsample: average-pooling factor applied first (1: none).
+        bound: see :class:`RegressionHead`.
+    """
+
+    def __init__(self, in_shape: Sequence[int], transform: Transform | str | None = None,
+                 channels: Sequence[int] = (8, 16), kernel_size: int = 3, hidden: int = 32, downsample: int = 2,
+                 bound: float | None = None):
+        super().__init__()
+        if not isinstance(in_shape, (tuple, list, torch.Size)) or len(in_shape) != 4 or \
+                not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in in_shape):
+            raise ValueError(f"in_shape must be (C, D, H, W) of positive ints, got {in_shape!r}")
+        if not isinstance(downsample, int) or isinstance(downsample, bool) or downsample < 1:
+            raise ValueError(f"downsample must be an int >= 1, got {downsample!r}")
+        transform = Affine3DTransform() if transform is None else make_transform(transform)
+        layers: list[nn.Module] = [nn.AvgPool3d(downsample)] if downsample > 1 else []
+        c = in_shape[0]
+        for out in channels:
+            layers += [nn.Conv3d(c, out, kernel_size, padding=kernel_size // 2), nn.ReLU(inplace=True),
+                       nn.MaxPool3d(2)]
+            c = out
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        smallest = min(in_shape[1:]) // downsample // 2 ** len(channels)
+        if smallest < 1:
+            raise ValueError(f"in_shape {tuple(in_shape)} is too small for downsample={downsample} and "
+                             f"{len(channels)} pooling stages: each of D, H, W must be at least "
+                             f"{downsample * 2 ** len(channels)}")
+        with torch.no_grad():
+            width = self.features(torch.zeros(1, *in_shape)).shape[1]
+        self.fc = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(inplace=True))
+        self.head = RegressionHead(hidden, transform, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, D, H, W) → (N, 12)."""
         return self.head(self.fc(self.features(x)))

@@ -131,6 +131,38 @@ class TPSTransform(Transform):
         return _grid.tps_grid(offsets, size, align_corners, self.control_points.to(params.device))
 
 
+class Affine3DTransform(Transform):
+    """The full 3×4 affine θ of a volume (12 parameters, row-major; the paper's appendix A.3).
+
+    Parameters (N, 12) → sampling grid (N, D, H, W, 3) for an output of ``size`` (N, C, D, H, W).
+    """
+
+    num_params = 12
+
+    def identity_params(self) -> torch.Tensor:
+        return torch.eye(3, 4).reshape(12)
+
+    def forward(self, params: torch.Tensor, size: Sequence[int], *, align_corners: bool = False,
+                backend: str = "torch") -> torch.Tensor:
+        """Parameters (N, 12) → sampling grid (N, D, H, W, 3) for ``size`` (N, C, D, H, W)."""
+        check_tensor("params", params, floating=True)
+        check_shape("params", params, (None, 12), "(N, 12)")
+        check_choice("backend", backend, BACKENDS)
+        n = check_size("size", size, 3)[0]
+        if params.shape[0] != n:
+            raise ValueError(f"params must have one row per volume: batch {params.shape[0]}, but size[0] is {n}")
+        return self.grid(params, size, align_corners, backend)
+
+    def grid(self, params, size, align_corners, backend):
+        return _affine_grid(params.view(-1, 3, 4), size, align_corners, backend)
+
+    def matrix(self, params):
+        """The transform as a homogeneous 4×4 matrix (N, 4, 4)."""
+        last = torch.zeros_like(params[:, :4])
+        last[:, 3] = 1
+        return torch.cat([params, last], dim=1).view(-1, 4, 4)
+
+
 TRANSFORMS = {"attention": AttentionTransform, "affine": AffineTransform,
               "projective": ProjectiveTransform, "tps": TPSTransform}
 
