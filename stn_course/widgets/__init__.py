@@ -2,6 +2,8 @@
 
 - :class:`ThetaExplorer`: sliders for the affine θ (raw entries and angle/scale/shear/
   translation), the warped image and the sampling grid T_θ(G) over the input.
+- :class:`~stn_course.widgets.volume.VolumeExplorer` (chapter 11): yaw/pitch/roll/scale
+  sliders for a 3D θ, the warped volume's projection along depth and the sampling box.
 
 Each is an `anywidget <https://anywidget.dev>`_ whose JavaScript (``static/``) warps the
 image itself with the same maths as :mod:`stn_course.grid` and :mod:`stn_course.sampler`;
