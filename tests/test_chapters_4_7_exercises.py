@@ -66,5 +66,36 @@ def test_check_reports_an_unfinished_exercise(check):
     def unfinished(*args, **kwargs):
         raise NotImplementedError
 
-    with pytest.raises(ExerciseFailed, match="not implemented yet"):
+    with pytest.raises(ExerciseFailed, match="not attempted yet"):
         check(unfinished)
+
+
+def test_a_passing_check_says_not_attempted_in_the_rendered_book(monkeypatch, capsys):
+    """The book's page ran the reference solution; its reader has written nothing yet (issue 17)."""
+    from stn_course.exercises import IN_BOOK, run_cases, Case
+
+    def square(x):
+        return x * x
+
+    run_cases("square", square, [Case("two", (2.0,), 4.0)])
+    assert capsys.readouterr().out.startswith("✓ square: all 1 cases pass")
+    monkeypatch.setenv(IN_BOOK, "1")
+    run_cases("square", square, [Case("two", (2.0,), 4.0)])
+    out = capsys.readouterr().out
+    assert out.startswith("○ square: not attempted yet") and "✓ square" not in out
+    with pytest.raises(ExerciseFailed, match="case 1/1"):  # a wrong answer still fails, in the book too
+        run_cases("square", lambda x: x, [Case("two", (2.0,), 4.0)])
+
+
+def test_a_stub_is_not_attempted_before_it_is_called():
+    from stn_course.exercises import run_cases, Case
+
+    calls = []
+
+    def stub(x):
+        calls.append(x)
+        raise NotImplementedError("write me")
+
+    with pytest.raises(ExerciseFailed, match="square: not attempted yet"):
+        run_cases("square", stub, [Case("two", (2.0,), 4.0)])
+    assert calls == []

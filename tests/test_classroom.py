@@ -148,7 +148,7 @@ def test_verify_runs_the_fixture_both_ways():
     assert report.errors == [] and report.notes == []
     assert report.cells_skipped == 0  # everything up to the last check is needed here
     assert report.stub_feedback["ex-fixture-square"] == (
-        "square: not implemented yet — replace the `raise NotImplementedError` with your code. "
+        "square: not attempted yet — replace the `raise NotImplementedError` with your code. "
         "multiply x by itself")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import os
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,31 @@ def finished(*functions: Callable) -> bool:
 
 class ExerciseFailed(AssertionError):
     """An exercise's check did not pass; the message is feedback for the learner."""
+
+
+#: Set by the book's build (``scripts/stn_book_reading.py``): the page is read by someone who has
+#: written nothing yet, although the notebook ran with the reference solution.
+IN_BOOK = "STN_COURSE_BOOK"
+NOT_ATTEMPTED = "not attempted yet — replace the `raise NotImplementedError` with your code."
+
+
+def not_attempted(exercise: str, hint: str = "") -> ExerciseFailed:
+    """The failure of a check whose function is still the stub."""
+    return ExerciseFailed(f"{exercise}: {NOT_ATTEMPTED} {hint}".strip())
+
+
+def report_pass(exercise: str, detail: str) -> None:
+    """Say that a check passed (``✓ exercise: detail``).
+
+    In the rendered book the reader has not written the function yet (the page ran the hidden
+    reference solution), so there the check says "not attempted yet" and what it will do.
+    """
+    if os.environ.get(IN_BOOK) == "1":
+        print(f"○ {exercise}: not attempted yet. Run this chapter's notebook, write `{exercise}` in the cell above "
+              "and run this check: it names the first case your code gets wrong, or says ✓ when it passes. "
+              f"(This page ran the reference solution: {detail}.)")
+    else:
+        print(f"✓ {exercise}: {detail}")
 
 
 @dataclass
@@ -125,16 +151,17 @@ def run_cases(exercise: str, fn: Callable, cases: Sequence[Case], *, hint: str =
     """Run ``fn`` on every case; raise :class:`ExerciseFailed` at the first that fails."""
     if not callable(fn):
         raise ExerciseFailed(f"{exercise}: expected a function, got {_describe(fn)}")
+    if _is_stub(fn):
+        raise not_attempted(exercise, hint)
     for i, case in enumerate(cases, 1):
         label = f"{exercise}, case {i}/{len(cases)} ({case.description})"
         try:
             got = fn(*case.args, **case.kwargs)
         except NotImplementedError:
-            raise ExerciseFailed(f"{exercise}: not implemented yet — replace the `raise NotImplementedError` "
-                                 f"with your code. {hint}".strip()) from None
+            raise not_attempted(exercise, hint) from None
         except Exception as err:  # the learner's code failed: report it as feedback
             raise ExerciseFailed(f"{label}: your code raised {type(err).__name__}: {err}. {hint}".strip()) from err
         problem = compare(got, case.expected, atol, rtol)
         if problem:
             raise ExerciseFailed(f"{label}: {problem}. {hint}".strip())
-    print(f"✓ {exercise}: all {len(cases)} cases pass")
+    report_pass(exercise, f"all {len(cases)} cases pass")

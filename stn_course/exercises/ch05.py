@@ -10,7 +10,7 @@ from torch import nn
 from ..localization import CNNLocalization
 from ..transformer import SpatialTransformer
 from ..transforms import make_transform
-from . import ExerciseFailed
+from . import ExerciseFailed, not_attempted, report_pass
 
 
 def check_identity_head(fn: Callable) -> None:
@@ -21,8 +21,7 @@ def check_identity_head(fn: Callable) -> None:
         try:
             head = fn(in_features, transform)
         except NotImplementedError:
-            raise ExerciseFailed("identity_head: not implemented yet — replace the `raise NotImplementedError` "
-                                 "with your code.") from None
+            raise not_attempted("identity_head") from None
         if not isinstance(head, nn.Linear):
             raise ExerciseFailed(f"identity_head({in_features}, {name}): expected an nn.Linear, got {type(head).__name__}")
         if (head.in_features, head.out_features) != (in_features, transform.num_params):
@@ -41,7 +40,7 @@ def check_identity_head(fn: Callable) -> None:
         if head.weight.grad is None or head.weight.grad.abs().sum() == 0:
             raise ExerciseFailed(f"identity_head({in_features}, {name}): the weights get no gradient — keep them "
                                  "trainable parameters (zero-initialised, not frozen or removed).")
-    print("✓ identity_head: starts at the identity for attention, affine, projective and TPS, and can learn")
+    report_pass("identity_head", "starts at the identity for attention, affine, projective and TPS, and can learn")
 
 
 def check_loc_param_groups(fn: Callable) -> None:
@@ -55,8 +54,7 @@ def check_loc_param_groups(fn: Callable) -> None:
     try:
         groups = fn(model, lr, scale)
     except NotImplementedError:
-        raise ExerciseFailed("loc_param_groups: not implemented yet — replace the `raise NotImplementedError` "
-                             "with your code.") from None
+        raise not_attempted("loc_param_groups") from None
     if not isinstance(groups, (list, tuple)) or not all(isinstance(gr, dict) and "params" in gr and "lr" in gr
                                                         for gr in groups):
         raise ExerciseFailed("loc_param_groups: return a list of dicts, each with 'params' and 'lr' "
@@ -78,5 +76,5 @@ def check_loc_param_groups(fn: Callable) -> None:
             raise ExerciseFailed(f"loc_param_groups: {name!r} belongs to {part} and should learn at {want:g}, "
                                  f"got {seen[id(p)]:g}")
     torch.optim.SGD(groups, lr=lr)  # the groups must be usable as they are
-    print(f"✓ loc_param_groups: the {len(loc_ids)} localisation tensors learn at lr·{scale}, the other "
-          f"{len(seen) - len(loc_ids)} at lr")
+    report_pass("loc_param_groups", f"the {len(loc_ids)} localisation tensors learn at lr·{scale}, the other "
+                f"{len(seen) - len(loc_ids)} at lr")

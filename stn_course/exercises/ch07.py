@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..geometry import theta_from
 from ..grid import projective_grid, tps_control_points, tps_grid
-from . import Case, ExerciseFailed, run_cases
+from . import Case, ExerciseFailed, report_pass, run_cases
 
 
 def _homographies() -> torch.Tensor:
@@ -58,4 +58,4 @@ def check_affine_as_tps(fn: Callable) -> None:
     if not torch.allclose(got, want, atol=1e-4):
         raise ExerciseFailed("affine_as_tps: for three rotations, scalings and shifts, the TPS grid your offsets make "
                              f"differs from F.affine_grid. {hint}")
-    print("✓ affine_as_tps: the TPS grid of the offsets equals F.affine_grid everywhere")
+    report_pass("affine_as_tps", "the TPS grid of the offsets equals F.affine_grid everywhere")
