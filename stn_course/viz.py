@@ -118,7 +118,8 @@ def draw_grid(ax, grid, *, step: int = 1, color: str = GRID_COLOR, points: bool 
     return ax
 
 
-def before_after(image, output, grid=None, *, titles: tuple[str, str] = ("input U and T_θ(G)", "output V"),
+def before_after(image, output, grid=None, *,
+                 titles: tuple[str, str] = (r"input $U$ and $\mathcal{T}_\theta(G)$", "output $V$"),
                  step: int = 3, margin: float = 0.5, size: float = 2.6, axes=None):
     """The input with the sampling grid over it, beside the output; return the figure.
 
