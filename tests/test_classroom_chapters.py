@@ -67,16 +67,25 @@ def test_nbgrader_generate_assignment_makes_the_same_stubs(tmp_path):
         shutil.copy(path, source / path.name)
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}  # nbgrader runs alembic
+    # the instructor guide's config: nbgrader keeps markdown, so it drops the solutions' prose by tag
+    (tmp_path / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.Exporter.preprocessors = ["nbconvert.preprocessors.TagRemovePreprocessor"]\n'
+        f'c.TagRemovePreprocessor.enabled = True\nc.TagRemovePreprocessor.remove_cell_tags = {{"{classroom.SOLUTION_TEXT_TAG}"}}\n')
     proc = subprocess.run([str(bindir / "nbgrader"), "generate_assignment", "ps", f"--course-dir={tmp_path}",
                            "--force"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for path in ALL:
         chapter = classroom.read_chapter(source / path.name)  # the very file nbgrader read
         released = nbformat.read(tmp_path / "release" / "ps" / path.name, as_version=4)
-        assert len(released.cells) == len(chapter.nb.cells)  # nbgrader keeps every cell
-        # ours also drops the solution wrappers, what is inside them and hidden test cells
-        kept = [c for c, role in zip(released.cells, chapter.roles)
-                if role not in ("solution-start", "solution-end", "inside", "hidden")]
+        prose = [classroom.SOLUTION_TEXT_TAG in c.metadata.get("tags", []) for c in chapter.nb.cells]
+        assert len(released.cells) == len(chapter.nb.cells) - sum(prose)  # nbgrader keeps every other cell
+        shown = "\n".join(c.source for c in released.cells)
+        leaked = [c.source[:60] for c, p in zip(chapter.nb.cells, prose) if p and c.source in shown]
+        assert not leaked, f"{path.name}: the solutions' prose reached nbgrader's release: {leaked}"
+        roles = [role for role, p in zip(chapter.roles, prose) if not p]
+        # ours also drops the solution wrappers, what is inside them, {solution} texts and hidden test cells
+        kept = [c for c, role in zip(released.cells, roles)
+                if role not in ("solution-start", "solution-end", "inside", "hidden", "solution-text")]
         ours = classroom.student_notebook(chapter).cells
         assert [(c.cell_type, _normalise_stub(c.source)) for c in kept] == \
             [(c.cell_type, _normalise_stub(c.source)) for c in ours]

@@ -38,7 +38,7 @@ inputs, references, the comparison), ``grading``, ``reports`` (CSV, feedback fil
 
 from .audit import package_leaks, student_notebook_leaks
 from .chapters import (BEGIN_HIDDEN, BEGIN_SOLUTION, CHECK_TAG, CODE_STUB_COMMENT, DEFAULT_HINT, END_HIDDEN,
-                       END_SOLUTION, HIDDEN_TAG, SOLUTION_TAG, TEXT_STUB, Chapter, Directive, Exercise,
+                       END_SOLUTION, HIDDEN_TAG, SOLUTION_TAG, SOLUTION_TEXT_TAG, TEXT_STUB, Chapter, Directive, Exercise,
                        chapter_paths, directives, has_exercises, is_check_cell, is_hidden_cell,
                        is_solution_cell, problems, read_chapter)
 from .cli import main
@@ -56,7 +56,7 @@ from .verification import Verification, cell_names, needed_cells, verify
 
 __all__ = [
     # chapters: the exercise format
-    "SOLUTION_TAG", "CHECK_TAG", "HIDDEN_TAG", "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN",
+    "SOLUTION_TAG", "SOLUTION_TEXT_TAG", "CHECK_TAG", "HIDDEN_TAG", "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN",
     "END_HIDDEN", "CODE_STUB_COMMENT", "TEXT_STUB", "DEFAULT_HINT",
     "Directive", "directives", "is_solution_cell", "is_hidden_cell", "is_check_cell", "Exercise",
     "Chapter", "read_chapter", "has_exercises", "chapter_paths", "problems",

@@ -14,6 +14,10 @@ from nbformat import NotebookNode
 SOLUTION_TAG = "exercise-solution"
 CHECK_TAG = "exercise-check"
 HIDDEN_TAG = "exercise-hidden"
+#: Markdown inside a solution (the reasoning in a {solution-start} cell, a {solution} model answer):
+#: our student notebooks drop it with its wrapper; nbgrader keeps markdown, so its config removes
+#: cells with this tag (instructor guide).
+SOLUTION_TEXT_TAG = "exercise-solution-text"
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 CODE_STUB_COMMENT = "# YOUR CODE HERE"
