@@ -96,3 +96,82 @@ def test_exercises_follow_the_team_format(path: Path):
         assert check.cell_type == "code" and cmeta.get("grade") is True and cmeta.get("locked") is True, where
         assert cmeta.get("grade_id") == f"check-{label}" and "exercise-check" in check.metadata.get("tags", []), where
     assert checked >= 1, f"{path.name}: at least one exercise needs a solution and an automatic check"
+
+
+# -- one chapter template (issue 17) -------------------------------------------------------
+
+CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)]
+FENCE = re.compile(r"^(`{3,}|~{3,}).*?^\1\s*$", re.MULTILINE | re.DOTALL)
+
+
+def _headings(nb) -> list[str]:
+    """The chapter's `## ` headings in order, outside code fences (directives are fenced too)."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            text = FENCE.sub("", cell.source)
+            found += [line[3:].strip() for line in text.splitlines() if line.startswith("## ")]
+    return found
+
+
+def _admonition(source: str, title: str) -> str | None:
+    """The body of the ```{admonition} <title> block in ``source``, or None."""
+    m = re.search(r"^(`{3,})\{admonition\} " + re.escape(title) + r"\s*\n(.*?)^\1\s*$", source, re.MULTILINE | re.DOTALL)
+    return m.group(2) if m else None
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_follows_the_template(path: Path):
+    """Title, a header (learning goals box; prerequisites and how to run it), numbered sections
+    ``## N.1``, ``## N.2``, …, then ``## Exercises``, and ``## Summary`` last."""
+    nb = nbformat.read(path, as_version=4)
+    number = int(path.name[:2])
+    header = nb.cells[0].source
+    assert re.match(rf"# {number}\. \S", header), f"{path.name}: the first cell starts with '# {number}. Title'"
+    goals = _admonition(header, "Learning goals")
+    assert goals is not None, f"{path.name}: the title cell needs a ```{{admonition}} Learning goals box"
+    assert re.search(r"^- \S", goals, re.MULTILINE), f"{path.name}: the learning goals are a bullet list"
+    before = _admonition(header, "Before you start")
+    assert before is not None, f"{path.name}: the title cell needs a ```{{admonition}} Before you start box"
+    assert header.index("{admonition} Learning goals") < header.index("{admonition} Before you start"), path.name
+    for part in ("**Prerequisites**", "**Run it**"):
+        assert part in before, f"{path.name}: the 'Before you start' box needs a {part} line"
+    assert f"book/{path.name}" in before, f"{path.name}: 'Run it' names the notebook to open"
+    assert ":class: stn-before-you-start" in before, f"{path.name}: the box carries the class the book fills in"
+
+    headings = _headings(nb)
+    assert headings and headings[-1] == "Summary", f"{path.name}: '## Summary' must be the last section, got {headings[-1:]}"
+    assert headings.count("Exercises") == 1, f"{path.name}: exactly one '## Exercises' section, got {headings}"
+    numbered = headings[:headings.index("Exercises")]
+    assert numbered, f"{path.name}: numbered sections come before '## Exercises'"
+    for k, title in enumerate(numbered, 1):
+        assert re.match(rf"{number}\.{k} \S", title), (
+            f"{path.name}: section {k} should read '## {number}.{k} Title', got '## {title}' (all: {headings})")
+    assert headings[len(numbered):] == ["Exercises", "Summary"], (
+        f"{path.name}: after the numbered sections come only '## Exercises' and '## Summary', got {headings}")
+
+
+def test_the_template_test_catches_a_chapter_that_breaks_it(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 3. A title\n\nNo box.\n\n## Exercises\n\n## Summary")])
+    nb.metadata["kernelspec"] = {"name": "python3"}
+    path = tmp_path / "03_broken.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(AssertionError, match="Learning goals"):
+        test_chapter_follows_the_template(path)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_prose_inside_solutions_is_tagged_for_nbgrader(path: Path):
+    """The reasoning written into a {solution-start} cell and a {solution} model answer are solution
+    text: our student notebooks drop them with the wrapper, and nbgrader (which keeps markdown)
+    drops them by this tag, with the instructor guide's config. Untagged, they would reach learners."""
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        m = re.match(r"```\{solution-start\}[^\n]*\n(?::[^\n]*\n)*```", cell.source)
+        holds_text = (m and cell.source[m.end():].strip()) or re.search(r"^```\{solution\}", cell.source, re.MULTILINE)
+        if holds_text:
+            assert "exercise-solution-text" in cell.metadata.get("tags", []), (
+                f"{path.name}, cell {i}: solution text needs the tag 'exercise-solution-text' "
+                "(stn_course.classroom.SOLUTION_TEXT_TAG), or nbgrader's student version shows it")
