@@ -138,6 +138,11 @@ class Chromium:
             raise RuntimeError(f"{method} failed: {data['error']}")
         return data.get("result", {})
 
+    def set_viewport(self, width: int, height: int, mobile: bool = False) -> None:
+        """Resize the page's viewport (``mobile`` also emulates a phone's viewport meta handling)."""
+        self.send("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+
     def navigate(self, url: str) -> None:
         """Open ``url`` and wait for its load event."""
         self.events.clear()

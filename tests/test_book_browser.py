@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -132,9 +133,15 @@ PAGE_REPORT = r"""
                                w: i.getBoundingClientRect().width, h: i.getBoundingClientRect().height })),
     maths: maths.length,
     untypeset: maths.filter((m) => !m.querySelector("mjx-container")).map((m) => m.textContent.slice(0, 60)),
-    raw: prose.filter((e) => /\\\(|\\\[|\$\$/.test(e.textContent)).map((e) => e.textContent.slice(0, 80)),
+    // TeX that MathJax never saw: delimiters, or commands such as \\theta left in the text
+    raw: prose.filter((e) => /\\\(|\\\[|\$\$|\$[^$\s][^$]*\$|\\(theta|mathcal|mathrm|frac|partial|sum|left|right|begin|cdot|times)\b/
+      .test(e.textContent)).map((e) => e.textContent.slice(0, 80)),
+    // every image is a figure with a caption
+    uncaptioned: imgs.filter((i) => { const f = i.closest("figure"); return !(f && f.querySelector("figcaption")); })
+      .map((i) => { const s = i.closest("section[id]"); return `an image in #${s ? s.id : "?"}`; }),
     // a markdown table that was not parsed shows up as a paragraph of pipes: "| model | … |---|"
-    brokenTables: Array.from(main.querySelectorAll("p")).filter((e) => /\|\s*-{3,}\s*\|/.test(e.textContent))
+    brokenTables: Array.from(main.querySelectorAll("p, li")).filter((e) => !e.closest("pre, code, .highlight"))
+      .filter((e) => /\|\s*:?-{3,}:?\s*\|/.test(e.textContent) || /^\s*\|.*\|.*\|\s*$/m.test(e.textContent))
       .map((e) => e.textContent.slice(0, 80)),
     widgetViews: views.length,
     stnWidgets: Array.from(document.querySelectorAll(".stn-widget")).map((w) =>
@@ -153,6 +160,74 @@ Array.from(document.querySelectorAll('script[type="application/vnd.jupyter.widge
 """
 
 
+# -- the reading experience: nothing wider than the page -----------------------------------
+
+WIDTHS = {"desktop": (1400, 1000, False), "phone": (390, 844, True)}
+
+OVERFLOW_REPORT = r"""
+(() => {
+  const doc = document.documentElement;
+  const article = document.querySelector("main article") || document.querySelector("main") || document.body;
+  const box = article.getBoundingClientRect();
+  const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const describe = (e, width) => {
+    const cls = typeof e.className === "string" && e.className ? "." + e.className.trim().split(/\s+/).slice(0, 2).join(".") : "";
+    const section = e.closest("section[id]");
+    return `${e.tagName.toLowerCase()}${cls} in #${section ? section.id : "?"}: ${Math.round(width)} px ` +
+           `"${(e.textContent || "").trim().replace(/\s+/g, " ").slice(0, 50)}"`;
+  };
+  // MathJax's assistive MathML (for screen readers) is laid out but clipped away: not on the page
+  const all = Array.from(article.querySelectorAll("*")).filter((e) => visible(e) && !e.closest("mjx-assistive-mml"));
+  // elements that scroll sideways: their content is wider than they are
+  const scrollers = all.filter((e) => {
+    const ox = getComputedStyle(e).overflowX;
+    return (ox === "auto" || ox === "scroll") && e.scrollWidth > e.clientWidth + 1;
+  });
+  const inScroller = (e) => scrollers.some((s) => s !== e && s.contains(e));
+  // the outermost elements that stick out of the text column (cut off, or spilling over)
+  const sticksOut = (e) => { const r = e.getBoundingClientRect(); return r.right > box.right + 1 || r.left < box.left - 1; };
+  const spill = all.filter((e) => sticksOut(e) && !inScroller(e) && !(e.parentElement && e.parentElement !== article &&
+                                                                     article.contains(e.parentElement) && sticksOut(e.parentElement)));
+  return {
+    wholePage: doc.scrollWidth > doc.clientWidth + 1 ? `the page is ${doc.scrollWidth} px wide in a ${doc.clientWidth} px window` : null,
+    scrollers: scrollers.map((e) => describe(e, e.scrollWidth)),
+    spill: spill.map((e) => describe(e, e.getBoundingClientRect().width)),
+    column: Math.round(box.width),
+  };
+})()
+"""
+
+
+def overflow(browser: Chromium) -> dict:
+    """What sticks out sideways on the open page: the page itself, scrolling blocks, spilling elements."""
+    return browser.evaluate(OVERFLOW_REPORT)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", PAGES)
+def test_nothing_overflows_sideways(browser, server, page, width):
+    w, h, mobile = WIDTHS[width]
+    browser.set_viewport(w, h, mobile)
+    try:
+        _open(browser, f"{server}/{page}.html")
+        if browser.evaluate("document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"):
+            browser.wait_for(WIDGETS_RENDERED, timeout=30)
+        report = overflow(browser)
+        record = os.environ.get("STN_BOOK_OVERFLOW_REPORT")
+        if record:
+            with open(record, "a") as f:
+                f.write(json.dumps({"page": page, "width": w, **report}) + "\n")
+        shots = os.environ.get("STN_BOOK_SCREENSHOTS")
+        if shots:
+            Path(shots).mkdir(parents=True, exist_ok=True)
+            browser.screenshot(Path(shots) / f"{page.replace('/', '_')}_{w}px.png")
+    finally:
+        browser.set_viewport(1280, 1000)
+    problems = ([report["wholePage"]] if report["wholePage"] else []) + [f"scrolls sideways: {s}" for s in report["scrollers"]] + [
+        f"sticks out of the {report['column']} px column: {s}" for s in report["spill"]]
+    assert not problems, f"{page} at {w} px: {len(problems)} overflowing elements:\n" + "\n".join(problems[:40])
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders(browser, server, page, tmp_path):
     _open(browser, f"{server}/{page}.html")
@@ -165,6 +240,7 @@ def test_page_renders(browser, server, page, tmp_path):
     assert not report["untypeset"], f"{page}: formulas MathJax did not typeset: {report['untypeset']}"
     assert not report["raw"], f"{page}: raw TeX delimiters in the text: {report['raw']}"
     assert not report["brokenTables"], f"{page}: markdown tables rendered as text: {report['brokenTables']}"
+    assert not report["uncaptioned"], f"{page}: figures without a caption: {report['uncaptioned']}"
     if report["widgetViews"]:
         # the HTML manager renders each embedded view into a div.widget-subarea before its script
         browser.wait_for(WIDGETS_RENDERED, timeout=30)

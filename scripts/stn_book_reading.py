@@ -1,0 +1,128 @@
+"""Sphinx extension of the book: how a page reads (issue 17).
+
+- the book's stylesheet and the script that fits wide display maths into the text column
+  (``scripts/static/stn_book.css``, ``stn_fit_math.js``);
+- reference solutions shown without their grading markers: nbgrader needs
+  ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in the notebook (they are where the student
+  edition puts its stubs), but a reader of the rendered solution only needs the code;
+- each chapter's "Before you start" box (``:class: stn-before-you-start``) completed with what
+  is computed rather than written: the time to read the chapter and to work its exercises
+  (estimates, from the length of its text, its visible code and its reference solutions) and
+  the time its cells took to run when the page was built (measured by the build);
+- exercise checks that say "not attempted yet" on the page (``STN_COURSE_BOOK=1`` for the
+  kernels): the page ran the reference solution, but its reader has written nothing;
+- launch buttons (Binder, Colab) only where ``repository.url`` is set in ``_config.yml``: the
+  theme needs a repository to launch from.
+
+The notebooks themselves are unchanged: this only changes what the HTML shows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import nbformat
+from docutils import nodes
+
+SOLUTION_TAG = "exercise-solution"  # the tag of a reference-solution cell (stn_course.classroom)
+MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+def strip_markers(source: str) -> str:
+    """``source`` without the lines that hold only a grading marker."""
+    return MARKER.sub("", source)
+
+
+def _is_solution_cell(node: nodes.Node) -> bool:
+    if not isinstance(node, nodes.container) or node.get("nb_element") != "cell_code":
+        return False
+    return SOLUTION_TAG in (node.get("cell_metadata") or {}).get("tags", [])
+
+
+def _strip_solution_markers(app, doctree: nodes.document) -> None:
+    for cell in doctree.findall(_is_solution_cell):
+        for block in cell.findall(nodes.literal_block):
+            text = block.astext()
+            stripped = strip_markers(text)
+            if stripped != text:
+                block.rawsource = stripped
+                block.children = [nodes.Text(stripped)]
+
+
+HEADER_CLASS = "stn-before-you-start"
+WORDS_PER_MINUTE = 150  # technical prose, read with care
+CODE_LINES_PER_MINUTE = 15
+LAUNCHERS = ("binderhub_url", "colab_url", "jupyterhub_url", "deepnote_url", "jupyterlite_url")
+
+
+def reading_minutes(nb) -> int:
+    """Estimated minutes to read a chapter: its prose, and the code it shows (not hidden input,
+    not reference solutions), rounded up to 5 minutes."""
+    words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+    shown = [c for c in nb.cells if c.cell_type == "code" and not {"hide-input", "remove-input", "remove-cell",
+                                                                     SOLUTION_TAG} & set(c.metadata.get("tags", []))]
+    lines = sum(1 for c in shown for line in c.source.splitlines() if line.strip())
+    return 5 * math.ceil((words / WORDS_PER_MINUTE + lines / CODE_LINES_PER_MINUTE) / 5)
+
+
+def exercise_minutes(path: Path) -> int:
+    """The instructor guide's working time of a chapter's exercises (``stn_course.classroom``)."""
+    from stn_course.classroom import read_chapter
+
+    return sum(ex.minutes for ex in read_chapter(path).exercises.values())
+
+
+def _time_paragraph(app, docname: str) -> nodes.paragraph | None:
+    path = Path(app.env.doc2path(docname))
+    if path.suffix != ".ipynb":
+        return None
+    nb = nbformat.read(path, as_version=4)
+    text = (f"about {reading_minutes(nb)} minutes to read and {exercise_minutes(path)} for the exercises "
+            "(estimated from the length of the text, the code and the reference solutions)")
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    runtime = (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("runtime")
+    if runtime:
+        text += f"; running all its cells took {runtime:.0f} s in quick mode when this page was built"
+    para = nodes.paragraph()
+    para += nodes.strong(text="Time")
+    para += nodes.Text(f": {text}.")
+    return para
+
+
+def _fill_headers(app, doctree: nodes.document, docname: str) -> None:
+    for box in doctree.findall(lambda n: isinstance(n, nodes.Admonition) and HEADER_CLASS in n.get("classes", [])):
+        para = _time_paragraph(app, docname)
+        if para is not None:
+            box.insert(2 if len(box.children) > 2 else len(box.children), para)  # after Prerequisites
+        if app.config.html_theme_options.get("repository_url"):
+            launch = nodes.paragraph()
+            launch += nodes.strong(text="Or in the cloud")
+            launch += nodes.Text(": the launch button (the rocket at the top of this page) opens this notebook "
+                                 "on Binder or Colab.")
+            box += launch
+
+
+def _launch_buttons_need_a_repository(app, config) -> None:
+    options = dict(config.html_theme_options or {})
+    if not options.get("repository_url"):
+        buttons = dict(options.get("launch_buttons") or {})
+        for key in LAUNCHERS:
+            buttons.pop(key, None)
+        options["launch_buttons"] = buttons
+        config.html_theme_options = options
+
+
+def setup(app):
+    # the notebook kernels inherit this: a passing exercise check then says "not attempted yet",
+    # which is what the page's reader, who has written nothing, needs to read (stn_course.exercises)
+    os.environ["STN_COURSE_BOOK"] = "1"
+    app.add_css_file("stn_book.css")
+    app.add_js_file("stn_fit_math.js")
+    app.connect("config-inited", _launch_buttons_need_a_repository, priority=950)
+    app.connect("doctree-read", _strip_solution_markers)
+    app.connect("doctree-resolved", _fill_headers)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
