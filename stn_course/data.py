@@ -570,6 +570,39 @@ def table1_splits(distortion: str, seed: int = 0, *, root: str | Path | None = N
     return (train, fixed[0], fixed[1])
 
 
+def colocalisation_split(variant: str, split: str, digit: int, seed: int = 0, root: str | Path | None = None, *,
+                         size: int | None = None, split_seed: int = 0,
+                         download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The co-localisation images of one class (appendix A.2), fixed by ``seed``.
+
+    Every digit ``digit`` of a paper split, placed at a random spot of an 84 × 84 image
+    (:func:`stn_course.distortions.colocalisation`); for "cluttered" the clutter is cut from
+    the other digits of the same split, of every class.
+
+    Returns:
+        images (N, 1, 84, 84) float in [0, 1] and boxes (N, 4) float, each digit's frame
+        ``(x0, y0, x1, y1)`` in pixels. ``size`` keeps the first ``size`` digits of the class
+        (the same images as the whole split's first ``size``).
+    """
+    check_choice("variant", variant, tuple(_dist.COLOCALISATION))
+    check_choice("split", split, SPLITS)
+    check_int("digit", digit, 0)
+    if digit > 9:
+        raise ValueError(f"digit must be an int in 0..9, got {digit}")
+    check_int("seed", seed)
+    if size is not None:
+        check_int("size", size, 1)
+    base, labels, _ = mnist_split(split, root, split_seed=split_seed, download=download)
+    own = (labels == digit).nonzero().squeeze(1)
+    g = _dist.make_generator(seed, "colocalisation", variant, split, digit, split_seed)
+    params = _dist.sample_cluttered(len(own), g, pool_size=len(base), pool_index=own,
+                                    **_dist.COLOCALISATION[variant])  # drawn for the whole class: a prefix repeats
+    n = len(own) if size is None else min(size, len(own))
+    own, params = own[:n], _slice(params, 0, n)
+    images, p = _dist.colocalisation(base[own], variant=variant, pool=base, pool_index=own, params=params)
+    return images, p["box"]
+
+
 def _check_size(size: int | None, split: str) -> None:
     """``size`` is None (the whole split) or an int in 1..the split's size."""
     if size is not None and check_int("size", size, 1) > SPLIT_SIZES[split]:

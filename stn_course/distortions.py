@@ -24,7 +24,9 @@ TC      the digit at a random place in a 60 × 60 canvas, plus six       60 × 6
 ======  ==============================================================  ==========
 
 MNIST addition (:func:`addition`) puts two independently RTS-distorted digits in the two
-channels of a 42 × 42 image; the label is their sum.
+channels of a 42 × 42 image; the label is their sum. Co-localisation (:func:`colocalisation`,
+appendix A.2) puts one digit at a random place in an 84 × 84 image, alone or with 16 crops
+of other digits as clutter, and reports the box it went into.
 
 Conventions (all parameters are reported in **pixels**, the paper's unit):
 
@@ -566,6 +568,50 @@ def addition_batch(images: torch.Tensor, labels: torch.Tensor, generator: torch.
     partner = _move((torch.arange(n, device=g.device) + _randint((n,), 1, n - 1, g)) % n, images.device)
     x, p = addition(images, images[partner], g, **rts_options)
     return x, labels + labels[partner], {**p, "partner": partner}
+
+
+# ----------------------------------------------------------------------------- co-localisation (A.2)
+
+#: The co-localisation images of appendix A.2: one digit at a random place in an 84 × 84 image,
+#: alone ("translated") or among 16 random 6 × 6 crops of other digits ("cluttered").
+COLOCALISATION: dict[str, dict] = {
+    "translated": {"out_size": 84, "num_clutter": 0, "clutter_size": 6},
+    "cluttered": {"out_size": 84, "num_clutter": 16, "clutter_size": 6},
+}
+
+
+def digit_box(position: torch.Tensor, size: int = 28) -> torch.Tensor:
+    """The square a digit was pasted in: top-left pixels (N, 2) as (x, y) → boxes (N, 4) float.
+
+    A box is ``(x0, y0, x1, y1)`` in pixel units, its edges on pixel boundaries: a ``size``-pixel
+    digit pasted at (x, y) covers ``x0 = x`` to ``x1 = x + size``. This frame (not the tighter
+    box of the ink) is what co-localisation is scored against; the paper does not say which.
+    """
+    check_tensor("position", position)
+    if position.dim() != 2 or position.shape[1] != 2:
+        raise ValueError(f"position must have shape (N, 2), got {tuple(position.shape)}")
+    check_int("size", size, 1)
+    xy = position.float()
+    return torch.cat([xy, xy + size], dim=1)
+
+
+def colocalisation(images: torch.Tensor, generator: torch.Generator | None = None, *, variant: str = "translated",
+                   pool: torch.Tensor | None = None, pool_index: torch.Tensor | None = None,
+                   params: dict | None = None) -> tuple[torch.Tensor, dict]:
+    """The co-localisation images: each digit (N, C, 28, 28) at a random place in an 84 × 84 canvas.
+
+    ``variant`` is "translated" (the digit alone) or "cluttered" (plus 16 random 6 × 6 crops
+    of other digits, cut from ``pool`` as in TC; see :func:`cluttered`).
+
+    Returns:
+        (N, C, 84, 84) and the parameters of :func:`sample_cluttered` plus ``box`` (N, 4), the
+        digit's frame as ``(x0, y0, x1, y1)`` pixels (:func:`digit_box`).
+    """
+    check_choice("variant", variant, tuple(COLOCALISATION))
+    _check_images(images)
+    out, p = cluttered(images, generator, pool=pool, pool_index=pool_index, params=params,
+                       **COLOCALISATION[variant])
+    return out, {**p, "box": digit_box(p["position"], images.shape[-1]).to(images.device)}
 
 
 # ----------------------------------------------------------------------------- dispatch

@@ -20,6 +20,13 @@ Choices the paper leaves to the reader, made here and stated once:
   comes closest to that budget. :func:`param_counts` reports the result.
 * The TPS offsets are bounded (identity ± ``TPS_BOUND``·tanh) to keep young networks from
   folding the grid; the affine and projective heads are unbounded, as in the paper.
+
+MNIST addition (appendix A.1; inputs (N, 2, 42, 42), 19 classes: the sums 0–18) has its own
+four models, built by :func:`build_addition_model` and parameter-matched the same way, to the
+CNN baseline on the two-channel input: **FCN**, **CNN**, **ST-CNN** (one affine transformer,
+which warps both channels with the same θ) and **2×ST-CNN** (two transformers in parallel on
+the whole input, :class:`ParallelTransformers`; their outputs are stacked as channels, four
+of them, for the classifier). Each transformer downsamples 42 → 21 px, as for RTS.
 """
 
 from __future__ import annotations
@@ -223,6 +230,11 @@ def solve_width(name: str, distortion: str, num_classes: int = 10) -> int:
     def count(w: int) -> int:
         return _count(kind, transform, distortion, w, num_classes)
 
+    return _closest_width(count, target)
+
+
+def _closest_width(count, target: int) -> int:
+    """The width w in 1…2048 whose ``count(w)`` (growing with w) comes closest to ``target``."""
     lo, hi = 1, 2048
     while hi - lo > 1:  # the count grows with the width: bisect for the last width at or under the target
         mid = (lo + hi) // 2
@@ -265,3 +277,107 @@ def input_shape(distortion: str) -> tuple[int, int, int]:
     """(C, H, W) of the images of one distortion."""
     check_choice("distortion", distortion, DISTORTIONS)
     return (1, INPUT_SIZE[distortion], INPUT_SIZE[distortion])
+
+
+# ----------------------------------------------------------------------------- MNIST addition (A.1)
+
+#: The models of the addition experiment, in the paper's order, and their names there.
+ADDITION_MODELS = ("fcn", "cnn", "st-cnn", "2x-st-cnn")
+ADDITION_NAMES = {"fcn": "FCN", "cnn": "CNN", "st-cnn": "ST-CNN", "2x-st-cnn": "2×ST-CNN"}
+ADDITION_SHAPE = (2, 42, 42)
+ADDITION_CLASSES = 19
+ADDITION_ST_OUT = 21
+#: How many transformers each addition model has.
+ADDITION_TRANSFORMERS = {"fcn": 0, "cnn": 0, "st-cnn": 1, "2x-st-cnn": 2}
+
+
+class ParallelTransformers(nn.Module):
+    """Spatial transformers side by side on the same input, outputs stacked as channels.
+
+    (N, C, H, W) → (N, K·C, H_out, W_out): channels ``k·C … k·C + C − 1`` are transformer
+    ``k``'s output. Each transformer has its own localisation net (``transformers[k].localization``,
+    found by :func:`stn_course.training.fit`'s ``loc_lr_scale``) and so its own θ.
+    """
+
+    def __init__(self, transformers: Sequence[SpatialTransformer]):
+        super().__init__()
+        if len(transformers) < 1 or not all(isinstance(t, SpatialTransformer) for t in transformers):
+            raise TypeError(f"transformers must be a non-empty sequence of SpatialTransformer, got {transformers!r}")
+        self.transformers = nn.ModuleList(transformers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) → (N, K·C, H_out, W_out)."""
+        return torch.cat([t(x) for t in self.transformers], dim=1)
+
+
+def normalize_addition_name(name: str) -> str:
+    """"2×ST-CNN", "2xST-CNN", "2x_st_cnn", "ST-CNN" … → "2x-st-cnn", "st-cnn"."""
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a str, got {type(name).__name__}")
+    key = name.strip().lower().replace("×", "x").replace("_", "-").replace(" ", "-").replace("stcnn", "st-cnn")
+    key = key.replace("2xst", "2x-st")
+    check_choice("model", key, ADDITION_MODELS)
+    return key
+
+
+def _addition_st(channels: int = ADDITION_SHAPE[0]) -> SpatialTransformer:
+    return make_st("cnn", "aff", ADDITION_SHAPE[1], ADDITION_ST_OUT, channels=channels)
+
+
+def _addition_parts(name: str) -> tuple[str, int, tuple[int, int, int]]:
+    """(classifier kind, number of transformers, the classifier's input shape)."""
+    k = ADDITION_TRANSFORMERS[name]
+    if k == 0:
+        return name, 0, ADDITION_SHAPE
+    return "cnn", k, (k * ADDITION_SHAPE[0], ADDITION_ST_OUT, ADDITION_ST_OUT)
+
+
+@lru_cache(maxsize=None)
+def _addition_st_count() -> int:
+    with torch.random.fork_rng(devices=[]):
+        return count_parameters(_addition_st())
+
+
+def _addition_count(name: str, width: int) -> int:
+    kind, k, shape = _addition_parts(name)
+    return _classifier_count(kind, shape, width, ADDITION_CLASSES) + k * _addition_st_count()
+
+
+def addition_budget() -> int:
+    """The addition experiment's parameter budget: the CNN baseline's count (channels 32, 64)."""
+    return _addition_count("cnn", BASE_CNN_CHANNELS[0])
+
+
+@lru_cache(maxsize=None)
+def solve_addition_width(name: str) -> int:
+    """The classifier width that brings addition model ``name``'s count closest to :func:`addition_budget`."""
+    name = normalize_addition_name(name)
+    if name == "cnn":
+        return BASE_CNN_CHANNELS[0]
+    return _closest_width(lambda w: _addition_count(name, w), addition_budget())
+
+
+def build_addition_model(name: str) -> nn.Module:
+    """An MNIST-addition model: (N, 2, 42, 42) → logits (N, 19), e.g. ``build_addition_model("2x-st-cnn")``.
+
+    Initialisation uses torch's global generator: seed it first for a repeatable model.
+    """
+    name = normalize_addition_name(name)
+    kind, k, shape = _addition_parts(name)
+    classifier = _classifier(kind, shape, solve_addition_width(name), ADDITION_CLASSES)
+    if k == 0:
+        return classifier
+    transformer = _addition_st() if k == 1 else ParallelTransformers([_addition_st() for _ in range(k)])
+    return STClassifier(transformer, classifier)
+
+
+def addition_param_counts(models: Sequence[str] = ADDITION_MODELS) -> dict[str, dict[str, int]]:
+    """For each addition model: ``{"total", "localization", "classifier", "width"}`` parameter counts."""
+    out = {}
+    for name in models:
+        name = normalize_addition_name(name)
+        width = solve_addition_width(name)
+        total = _addition_count(name, width)
+        loc = ADDITION_TRANSFORMERS[name] * _addition_st_count()
+        out[name] = {"total": total, "localization": loc, "classifier": total - loc, "width": width}
+    return out

@@ -381,12 +381,26 @@ def evaluate(model: nn.Module, data: Data, *, batch_size: int = 1000, device: st
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             with autocast:
                 logits = model(xb)
-            total_loss += float(loss_fn(logits.float(), yb, reduction="sum"))
+            total_loss += float(loss_fn(as_float(logits), yb, reduction="sum"))
             wrong += int(error_fn(logits, yb).sum())
             n += len(yb)
     finally:
         model.train(was_training)
     return {"loss": total_loss / n, "error": 100.0 * wrong / n, "n": n}
+
+
+def as_float(output: Any) -> Any:
+    """A model's output in float32 for the loss: a tensor, or a tuple (a NamedTuple too) of tensors.
+
+    Models whose output is more than logits (e.g. :class:`stn_course.colocalisation.CoLocaliser`'s
+    embeddings and crops) return a tuple; ``loss_fn`` and ``error_fn`` then receive that tuple.
+    """
+    if isinstance(output, torch.Tensor):
+        return output.float()
+    if isinstance(output, tuple):
+        items = [as_float(o) for o in output]
+        return type(output)(*items) if hasattr(output, "_fields") else tuple(items)
+    raise TypeError(f"the model must return a tensor or a tuple of tensors, got {type(output).__name__}")
 
 
 def _misclassified(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -532,7 +546,9 @@ def fit(model: nn.Module, train: Data, val: Data | None = None, *, steps: int, b
     """Train ``model`` on ``train`` for ``steps`` optimiser steps; return the :class:`History`.
 
     Args:
-        model: a classifier returning logits (N, classes) for images (N, C, H, W).
+        model: a classifier returning logits (N, classes) for images (N, C, H, W); or any
+            model returning a tensor or a tuple of tensors, with a ``loss_fn`` (and, to
+            validate, an ``error_fn``) that reads it.
         train, val: map-style Datasets yielding (image, label), or (images, labels) tensor pairs.
             Where ``train`` has a ``set_epoch(epoch)`` method (e.g. :class:`~stn_course.data.DistortedMNIST`
             with ``fresh=True``), it is called at the start of every epoch, and on resuming.
@@ -729,7 +745,7 @@ class _Loop:
         if s["channels_last"]:
             x = x.contiguous(memory_format=torch.channels_last)
         with self.autocast:
-            loss = self.train_loss(self.net(x).float(), y)
+            loss = self.train_loss(as_float(self.net(x)), y)
         self._backward_and_step(loss)
         self.pending.append(loss.detach())
         self.step = step + 1

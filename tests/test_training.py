@@ -362,3 +362,36 @@ def test_fingerprint_of_a_tensor_too_large_for_float32_positions():
     big = torch.zeros(82_944_000, dtype=torch.uint8)
     big[-1] = 7
     assert _tensor_digest(big) != _tensor_digest(torch.zeros_like(big))   # the last value is read
+
+
+class _Pair(nn.Module):
+    """A model whose output is a NamedTuple (as the co-localiser's): logits and a second head."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+
+    def forward(self, x):
+        from collections import namedtuple
+
+        out = self.net(x)
+        return namedtuple("Out", "logits doubled")(out, 2 * out)
+
+
+def test_fit_and_evaluate_pass_a_tuple_output_to_loss_fn_and_error_fn():
+    x, y = _data()
+    seen = []
+
+    def loss_fn(output, labels, reduction="mean"):
+        seen.append((type(output).__name__, output.logits.dtype))
+        return nn.functional.cross_entropy(output.doubled / 2, labels, reduction=reduction)
+
+    torch.manual_seed(1)
+    model = _Pair()
+    hist = training.fit(model, (x, y), (x, y), steps=20, batch_size=32, lr=0.1, loss_fn=loss_fn,
+                        error_fn=lambda out, labels: out.logits.argmax(1) != labels, progress=False)
+    assert seen[0] == ("Out", torch.float32) and hist.val_error[-1] < 50
+    result = training.evaluate(model, (x, y), loss_fn=loss_fn, error_fn=lambda out, labels: out.logits.argmax(1) != labels)
+    assert result["error"] == hist.best_val_error
+    with pytest.raises(TypeError, match="the model must return a tensor or a tuple of tensors, got dict"):
+        training.as_float({"logits": torch.zeros(1)})

@@ -8,6 +8,8 @@ Usage::
     python -m stn_course.benchmark table1 --schedule paper    # the paper's 150k-step SGD
     python -m stn_course.benchmark table1 --quick             # a few steps, to check the pipeline
     python -m stn_course.benchmark table1 --report            # only rebuild the tables
+    python -m stn_course.benchmark addition                   # MNIST addition: FCN, CNN, ST-CNN, 2×ST-CNN
+    python -m stn_course.benchmark coloc                      # co-localisation, every digit, both variants
 
 Each run (model × distortion × seed) writes one JSON file to ``results/table1/`` with its
 provenance (command, git commit, device, torch version, seed, schedule, steps, wall time,
@@ -19,7 +21,8 @@ an interruption finishes the grid without losing work.
 One module per part: ``provenance`` (where and how a result was produced), ``records`` (run
 records on disk and their aggregation), ``report`` (HTML tables and
 footnotes for the book), ``schedules`` (how a model trains), ``table1`` (the
-MNIST grid) and ``cli`` (the subcommand registry). Other tables plug in through
+MNIST grid), ``addition`` and ``colocalisation`` (the appendix's MNIST addition and
+co-localisation) and ``cli`` (the subcommand registry). Other tables plug in through
 :func:`register` (``EXTERNAL_SUBCOMMANDS``: Table 2 lives in :mod:`stn_course.svhn.table2`) and
 reuse the same provenance and records.
 """
@@ -32,6 +35,7 @@ from .report import Footnotes, HTMLTable, best_groups, html_table
 from .schedules import ABLATION, ABLATION_CHANGES, SCHEDULES, Schedule, precision_name
 from .table1 import (DATA_SEED, PAPER_TABLE1, SUN_LIN_TABLE1, best_cells, how_obtained, images_seen, is_full_length,
                      is_gpu, run_cells, run_table1_cell, table1_data, write_table1)
+from . import addition, colocalisation  # noqa: E402  (registers the ``addition`` and ``coloc`` subcommands)
 
 __all__ = [
     "main", "register", "positive_int", "SUBCOMMANDS", "EXTERNAL_SUBCOMMANDS",

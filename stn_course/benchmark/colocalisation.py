@@ -1,0 +1,240 @@
+"""Co-localisation (appendix A.2) — ``python -m stn_course.benchmark coloc``.
+
+For each variant ("translated", "cluttered") and digit class, a
+:class:`~stn_course.colocalisation.CoLocaliser` is trained on that class's training images
+with the hinge loss alone (no boxes), and scored on the class's test images: the share whose
+crop overlaps the digit's box with IoU ≥ 0.5. The encoder is trained once per seed on clean
+MNIST and kept in ``<out>/encoder/``. Each run (variant × digit × seed) writes one JSON record
+with Table 1's provenance, the score before training (the untrained transformer) and after
+(the last weights: the validation boxes are only watched, in the curves, never used to pick),
+the mean IoU, and the predicted boxes of the first test images (for the book's gallery); the
+records are aggregated into ``colocalisation.md`` and ``colocalisation.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import colocalisation as coloc
+from .. import training
+from ..distortions import COLOCALISATION
+from ..models import count_parameters
+from .cli import positive_int, register
+from .provenance import provenance, utc_now
+from .records import RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, run_id, write_csv, write_json
+
+OUT_DIR = RESULTS_DIR / "colocalisation"
+DATA_SEED = 0
+VARIANTS = tuple(COLOCALISATION)
+DIGITS = tuple(range(10))
+GALLERY = 16
+
+
+@dataclass(frozen=True)
+class ColocSchedule:
+    """How a co-localiser (and its encoder) trains; see :func:`stn_course.training.fit`."""
+
+    name: str
+    steps: int
+    batch_size: int = 32
+    lr: float = 1e-3
+    margin: float = 0.5
+    eval_every: int = 250
+    encoder_steps: int = 2_000
+    encoder_train_size: int | None = None
+    train_subset: int | None = None
+    eval_subset: int | None = None
+
+
+SCHEDULES: dict[str, ColocSchedule] = {
+    # 1,000 steps of 32 images of one class (about six passes over the class's ~5,000 training
+    # images), Adam with cosine decay; the encoder: 2,000 steps of 128 on the 50k clean digits.
+    "efficient": ColocSchedule("efficient", steps=1_000),
+    "quick": ColocSchedule("quick", steps=120, eval_every=60, encoder_steps=300, encoder_train_size=10_000,
+                           train_subset=2_000, eval_subset=300),
+}
+
+
+def encoder_for(schedule: ColocSchedule, seed: int, out_dir: Path, *, device: torch.device,
+                progress: bool = False) -> tuple[coloc.Encoder, dict[str, Any]]:
+    """The encoder of ``seed`` and ``schedule``, trained once and kept in ``out_dir/encoder/``."""
+    folder = Path(out_dir) / "encoder"
+    rid = run_id("encoder", schedule.name, f"seed{seed}")
+    weights, meta = folder / f"{rid}.pt", folder / f"{rid}.json"
+    encoder = coloc.Encoder()
+    if weights.exists() and meta.exists():
+        encoder.load_state_dict(torch.load(weights, map_location="cpu"))
+        return encoder.requires_grad_(False).eval().to(device), json.loads(meta.read_text())
+    started = time.perf_counter()
+    encoder, result = coloc.train_encoder(schedule.encoder_steps, seed=seed, train_size=schedule.encoder_train_size,
+                                          progress=progress, device=device)
+    record = {"run_id": rid, "steps": schedule.encoder_steps, "seed": seed, "test_error": result["error"],
+              "test_n": result["n"], "wall_time_s": time.perf_counter() - started,
+              "data": "stn_course.data.mnist_split('train') (clean), tested on mnist_split('test')"}
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(encoder.state_dict(), weights)
+    write_json(meta, record)
+    return encoder, record
+
+
+def coloc_data(variant: str, digit: int, schedule: ColocSchedule):
+    """(train, val, test) of one class as (images (N, 1, 84, 84), boxes (N, 4)) pairs."""
+    from .. import data
+
+    sizes = {"train": schedule.train_subset, "val": schedule.eval_subset, "test": schedule.eval_subset}
+    return tuple(data.colocalisation_split(variant, split, digit, DATA_SEED, size=sizes[split])
+                 for split in ("train", "val", "test"))
+
+
+def score(model: coloc.CoLocaliser, data: tuple[torch.Tensor, torch.Tensor], batch_size: int = 500) -> dict:
+    """``{"localised": % with IoU ≥ 0.5, "mean_iou", "boxes": predicted (N, 4)}`` on ``data``."""
+    images, boxes = data
+    device = next(model.transformer.parameters()).device
+    was = model.training
+    model.eval()
+    found = []
+    try:
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                found.append(model(images[i:i + batch_size].to(device)).box.cpu())
+    finally:
+        model.train(was)
+    pred = torch.cat(found)
+    iou = coloc.box_iou(pred, boxes)
+    return {"localised": 100.0 * float((iou >= coloc.IOU_THRESHOLD).float().mean()), "mean_iou": float(iou.mean()),
+            "boxes": pred}
+
+
+def run_coloc_cell(variant: str, digit: int, seed: int, schedule: ColocSchedule, out_dir: Path, *,
+                   device: torch.device, progress: bool = True, command: str | None = None) -> dict[str, Any]:
+    """Train and score one co-localiser (one variant, one digit class, one seed); write and return its record."""
+    rid = run_id(variant, f"digit{digit}", schedule.name, f"seed{seed}")
+    path = Path(out_dir) / f"{rid}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    started_at = utc_now()
+    encoder, encoder_record = encoder_for(schedule, seed, out_dir, device=device)
+    train, val, test = coloc_data(variant, digit, schedule)
+    torch.manual_seed(seed)
+    model = coloc.make_colocaliser(encoder).to(device)
+    before = score(model, test)
+    ckpt = checkpoint_path(out_dir, rid)
+    started = time.perf_counter()
+    history = training.fit(model, train, val, steps=schedule.steps, batch_size=schedule.batch_size, lr=schedule.lr,
+                           optimizer="adam", schedule="cosine", loss_fn=coloc.TripletHingeLoss(schedule.margin),
+                           error_fn=coloc.missed, eval_every=schedule.eval_every, device=device, seed=seed,
+                           checkpoint=ckpt, progress=progress, restore_best=False)  # no boxes to pick weights by
+    after = score(model, test)
+    wall = time.perf_counter() - started
+    record = {
+        "table": "colocalisation", "run_id": rid, "variant": variant, "digit": digit, "seed": seed,
+        "schedule": schedule.name, "schedule_settings": asdict(schedule), "steps": schedule.steps,
+        "batch_size": schedule.batch_size, "images_seen": history.images_seen,
+        "params": count_parameters(model), "precision": "float32",
+        "test_localised": after["localised"], "test_mean_iou": after["mean_iou"],
+        "untrained_localised": before["localised"], "untrained_mean_iou": before["mean_iou"],
+        "val_missed": history.best_val_error, "best_step": history.best_step, "test_n": len(test[1]),
+        "val_n": len(val[1]), "train_n": len(train[1]), "encoder": encoder_record,
+        "gallery_boxes": after["boxes"][:GALLERY].tolist(),
+        "data": f"stn_course.data.colocalisation_split({variant!r}, split, {digit}, seed={DATA_SEED})",
+        "wall_time_s": wall, "train_time_s": history.train_time_s, "images_per_s": history.images_per_s,
+        "resumed_from": history.resumed_from, "started_at": started_at, **provenance(device, command),
+        "curves": curves(history),
+    }
+    write_json(path, record)
+    ckpt.unlink(missing_ok=True)
+    return record
+
+
+def is_full_length(record: Mapping[str, Any]) -> bool:
+    """True when a run trained for its named schedule's whole length (not ``--steps`` or ``--quick``)."""
+    schedule = SCHEDULES.get(record["schedule"])
+    return schedule is not None and record["schedule"] != "quick" and record["steps"] == schedule.steps
+
+
+def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
+    """Aggregate the records in ``out_dir`` into colocalisation.md and .csv: % of test images localised."""
+    out_dir = Path(out_dir)
+    runs = load_runs(out_dir)
+    if not runs:
+        return None
+    keys = ["variant", "digit", "schedule", "steps", "device"]
+    rows = aggregate(runs, keys, "test_localised")
+    rows.sort(key=lambda r: (r["schedule"], VARIANTS.index(r["variant"]), r["digit"]))
+    csv_path = write_csv(out_dir / "colocalisation.csv", rows, keys)
+    parts = ["# Co-localisation: test images localised (IoU ≥ 0.5, %)", "",
+             "Written by `python -m stn_course.benchmark coloc` from the run records in this folder: one "
+             "co-localiser per digit class, trained with the hinge loss alone; before → after training, "
+             f"on each class's test images (`colocalisation_split(..., seed={DATA_SEED})`)."]
+    for sched in sorted({r["schedule"] for r in runs}):
+        rs = [r for r in runs if r["schedule"] == sched]
+        digits = sorted({r["digit"] for r in rs})
+        parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']})", "",
+                  "| variant | " + " | ".join(map(str, digits)) + " | mean |", "|---|" + "---|" * (len(digits) + 1)]
+        for v in VARIANTS:
+            cells = {r["digit"]: r for r in rs if r["variant"] == v}
+            if not cells:
+                continue
+            vals = [f"{cells[d]['untrained_localised']:.0f} → {cells[d]['test_localised']:.1f}" if d in cells else "—"
+                    for d in digits]
+            mean = sum(c["test_localised"] for c in cells.values()) / len(cells)
+            parts.append(f"| {v} | " + " | ".join(vals) + f" | {mean:.1f} |")
+    md_path = out_dir / "colocalisation.md"
+    md_path.write_text("\n".join(parts) + "\n")
+    return md_path, csv_path
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS, metavar="V",
+                   help="translated and/or cluttered (default: both)")
+    p.add_argument("--digits", nargs="+", type=int, default=list(DIGITS), choices=DIGITS, metavar="D",
+                   help="digit classes (default: 0 … 9)")
+    p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds per cell (seeds 0…N-1)")
+    p.add_argument("--schedule", choices=[k for k in SCHEDULES if k != "quick"], default="efficient")
+    p.add_argument("--quick", action="store_true", help="a few steps on small subsets (pipeline check)")
+    p.add_argument("--steps", type=positive_int, default=None, help="override the schedule's number of steps")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default results/colocalisation, or …/quick with --quick)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--report", action="store_true", help="only aggregate the existing records into the tables")
+
+
+def _run(args: argparse.Namespace) -> int:
+    out_dir: Path = args.out or OUT_DIR / ("quick" if args.quick else "")
+    if args.report:
+        written = write_coloc_table(out_dir)
+        print(f"wrote {written[0]} and {written[1]}" if written else f"no run records in {out_dir}")
+        return 0
+    schedule = SCHEDULES["quick" if args.quick else args.schedule]
+    if args.steps:
+        schedule = replace(schedule, name=f"{schedule.name}{args.steps}", steps=args.steps,
+                           eval_every=min(schedule.eval_every, args.steps))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = training.resolve_device(args.device)
+    started = time.perf_counter()
+    for seed in range(args.seeds):
+        for variant in args.variants:
+            for digit in args.digits:
+                r = run_coloc_cell(variant, digit, seed, schedule, out_dir, device=device,
+                                   progress=not args.no_progress, command=args.command_line)
+                print(f"{variant:10s} digit {digit} seed {seed}: localised {r['untrained_localised']:.1f}% → "
+                      f"{r['test_localised']:.1f}% (mean IoU {r['test_mean_iou']:.2f}; {r['images_per_s']:.0f} img/s, "
+                      f"{r['wall_time_s']:.0f} s)", flush=True)
+    write_coloc_table(out_dir)
+    print(f"done in {time.perf_counter() - started:.0f} s; tables in {out_dir}")
+    return 0
+
+
+register("coloc", "Co-localisation (appendix A.2): IoU ≥ 0.5 per digit class, translated and cluttered",
+         _arguments, _run)

@@ -1,0 +1,180 @@
+"""Co-localisation (appendix A.2): the 84 × 84 data, boxes and IoU, the hinge loss by hand, the
+co-localiser, and the benchmark command's records."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from stn_course import colocalisation as C
+from stn_course import data, distortions, training
+from stn_course.benchmark import colocalisation as B
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# ----------------------------------------------------------------------------- data
+
+@pytest.mark.parametrize("variant", ["translated", "cluttered"])
+def test_images_hold_one_digit_in_its_box_and_repeat_for_a_seed(variant):
+    images, boxes = data.colocalisation_split(variant, "test", 4, size=12)
+    assert images.shape == (12, 1, 84, 84) and boxes.shape == (12, 4)
+    assert torch.equal(boxes[:, 2:] - boxes[:, :2], torch.full((12, 2), 28.0))
+    again, boxes2 = data.colocalisation_split(variant, "test", 4, size=12)
+    assert torch.equal(images, again) and torch.equal(boxes, boxes2)
+    whole, _ = data.colocalisation_split(variant, "test", 4)
+    assert torch.equal(whole[:12], images)  # a prefix is the whole split's first images
+    other, _ = data.colocalisation_split(variant, "test", 4, seed=1, size=12)
+    assert not torch.equal(other, images)
+    digits, labels, _ = data.mnist_split("test")
+    own = digits[labels == 4][:12]
+    for img, box, digit in zip(images, boxes, own):
+        x0, y0, x1, y1 = box.long().tolist()
+        assert torch.all(img[0, y0:y1, x0:x1] >= digit[0])  # the digit, unchanged (clutter combines by max)
+        outside = img[0].clone()
+        outside[y0:y1, x0:x1] = 0
+        assert (outside.sum() > 0) == (variant == "cluttered")
+
+
+def test_clutter_is_sixteen_crops_of_six_pixels():
+    black = torch.zeros(3, 1, 28, 28)
+    white = torch.ones(5, 1, 28, 28)
+    out, p = distortions.colocalisation(black, torch.Generator().manual_seed(0), variant="cluttered", pool=white,
+                                        pool_index=torch.zeros(3, dtype=torch.long))
+    assert p["clutter_position"].shape == (3, 16, 2) and out.shape == (3, 1, 84, 84)
+    assert bool((out.sum((1, 2, 3)) <= 16 * 36).all()) and bool((out.sum((1, 2, 3)) >= 36).all())
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        data.colocalisation_split("rotated", "test", 1)
+    with pytest.raises(ValueError, match="digit must be an int in 0..9"):
+        data.colocalisation_split("translated", "test", 10)
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.colocalisation_split("translated", "dev", 1)
+    with pytest.raises(ValueError, match="position must have shape"):
+        distortions.digit_box(torch.zeros(3, 3))
+
+
+# ----------------------------------------------------------------------------- boxes
+
+def test_iou_by_hand():
+    a = torch.tensor([[0.0, 0, 10, 10]] * 5)
+    b = torch.tensor([[0.0, 0, 10, 10], [20, 20, 30, 30], [10, 0, 20, 10], [5, 0, 15, 10], [2, 2, 7, 7]])
+    assert torch.allclose(C.box_iou(a, b), torch.tensor([1.0, 0.0, 0.0, 50 / 150, 25 / 100]))
+    assert C.localised(a, b).tolist() == [True, False, False, False, False]
+    assert C.box_iou(torch.zeros(1, 4), torch.zeros(1, 4)).tolist() == [0.0]  # two empty boxes
+
+
+def test_bad_boxes_are_named():
+    with pytest.raises(ValueError, match=r"a must have shape \(N, 4\)"):
+        C.box_iou(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="b must have x0 <= x1"):
+        C.box_iou(torch.zeros(1, 4), torch.tensor([[5.0, 0, 1, 1]]))
+    with pytest.raises(ValueError, match="the same number of boxes"):
+        C.box_iou(torch.zeros(1, 4), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"params must have shape \(N, 3\)"):
+        C.attention_box(torch.zeros(2, 6), (84, 84))
+
+
+def test_attention_box_by_hand_and_against_the_sampling_grid():
+    params = torch.tensor([[1 / 3, 0.0, 0.0], [0.5, 0.5, -0.5], [1.0, 0.0, 0.0]])
+    boxes = C.attention_box(params, (84, 84))
+    assert torch.allclose(boxes, torch.tensor([[28.0, 28, 56, 56], [42, 0, 84, 42], [0, 0, 84, 84]]))
+    # the grid's first and last sample centres lie half an output pixel inside the box
+    theta = torch.stack([torch.tensor([[s, 0, tx], [0, s, ty]]) for s, tx, ty in params.tolist()])
+    g = (F.affine_grid(theta, (3, 1, 28, 28), align_corners=False) + 1) * 42  # input pixels
+    half = (boxes[:, 2] - boxes[:, 0]) / 56
+    assert torch.allclose(g[:, 0, 0, 0], boxes[:, 0] + half, atol=1e-4)
+    assert torch.allclose(g[:, -1, -1, 1], boxes[:, 3] - half, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- the loss
+
+def test_hinge_loss_by_hand():
+    crops, randoms = torch.tensor([[0.0], [1.0]]), torch.tensor([[3.0], [1.0]])
+    # pair (0, 1): max(0, 1 − 9 + 1) = 0; pair (1, 0): max(0, 1 − 0 + 1) = 2
+    assert C.triplet_hinge_loss(crops, randoms, margin=1.0).item() == pytest.approx(1.0)
+    assert C.triplet_hinge_loss(crops, randoms, margin=1.0, reduction="sum").item() == pytest.approx(2.0)
+    assert C.triplet_hinge_loss(crops, randoms, margin=0.0).item() == pytest.approx(0.5)
+
+
+def test_hinge_loss_is_zero_when_crops_agree_and_random_crops_are_far():
+    crops = torch.ones(4, 3)
+    assert C.triplet_hinge_loss(crops, torch.zeros(4, 3), margin=1.0).item() == 0.0  # apart 3 > 0 + margin
+    assert C.triplet_hinge_loss(crops, crops.clone(), margin=1.0).item() == pytest.approx(1.0)
+
+
+def test_hinge_loss_bad_input_is_named():
+    with pytest.raises(ValueError, match="crops and randoms must both have shape"):
+        C.triplet_hinge_loss(torch.zeros(3, 2), torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="at least 2 images"):
+        C.triplet_hinge_loss(torch.zeros(1, 2), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match="margin must be"):
+        C.triplet_hinge_loss(torch.zeros(2, 2), torch.zeros(2, 2), margin=-1.0)
+
+
+# ----------------------------------------------------------------------------- the co-localiser
+
+def test_colocaliser_shapes_boxes_and_random_crops_of_its_own_size():
+    torch.manual_seed(0)
+    model = C.make_colocaliser(C.Encoder())
+    out = model(torch.rand(5, 1, 84, 84))
+    assert out.crop_embedding.shape == out.random_embedding.shape == (5, 32 * 7 * 7)
+    assert torch.allclose(out.crop_embedding.norm(dim=1), torch.ones(5), atol=1e-5)
+    assert out.params.shape == (5, 3) and bool(((out.params[:, 0] >= 0.3) & (out.params[:, 0] <= 0.4)).all())
+    assert torch.allclose(out.box, C.attention_box(out.params, (84, 84)))
+    random = C.random_crop_params(out.params[:, 0])
+    assert torch.equal(random[:, 0], out.params[:, 0])
+    assert bool((random[:, 1:].abs() <= 1 - random[:, :1]).all())  # inside the image
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+
+
+def test_the_untrained_localiser_points_at_ink():
+    image = torch.zeros(1, 1, 84, 84)
+    image[0, 0, 60:70, 10:16] = 1.0  # a blob left of centre, low down
+    torch.manual_seed(0)
+    box = C.make_colocaliser(C.Encoder())(image).box[0]
+    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    assert abs(centre[0] - 13) < 3 and abs(centre[1] - 65) < 3
+
+
+def test_bad_localiser_arguments_are_named():
+    with pytest.raises(TypeError, match="encoder must be an Encoder"):
+        C.make_colocaliser(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="scale_range must be"):
+        C.HeatmapLocalization(scale_range=(0.5, 0.25))
+
+
+def test_fit_trains_the_colocaliser_without_boxes_and_validates_with_them():
+    x, boxes = data.colocalisation_split("cluttered", "train", 7, size=64)
+    fit = dict(steps=3, batch_size=16, loss_fn=C.TripletHingeLoss(0.5), progress=False)
+
+    def trained(targets, val=None):
+        torch.manual_seed(0)
+        model = C.make_colocaliser(C.Encoder())
+        moved = []
+        hist = training.fit(model, (x, targets), val, error_fn=C.missed, restore_best=False, **fit,
+                            callback=lambda step, h: moved.append(model.transformer.localization.score.weight.sum().item()))
+        return model, hist, moved
+
+    model, hist, moved = trained(boxes, val=(x[:16], boxes[:16]))
+    assert len(hist.loss) == 3 and len(hist.val_error) >= 1 and len(set(moved)) == 3
+    assert 0 <= hist.val_error[-1] <= 100
+    # the boxes never reach the loss: shuffled boxes give the same training
+    a, _, _ = trained(boxes)
+    b, _, _ = trained(boxes.flip(0))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_quick_coloc_run_writes_a_record_with_provenance(tmp_path):
+    tiny = B.ColocSchedule("quick", steps=3, eval_every=3, encoder_steps=5, encoder_train_size=256,
+                           train_subset=64, eval_subset=20, batch_size=8)
+    record = B.run_coloc_cell("cluttered", 2, 0, tiny, tmp_path, device=torch.device("cpu"), progress=False,
+                              command="test")
+    for key in ("git_commit", "git_dirty", "device_name", "images_per_s", "test_localised", "untrained_localised",
+                "gallery_boxes", "encoder", "test_mean_iou"):
+        assert key in record, key
+    assert record["test_n"] == 20 and len(record["gallery_boxes"]) == 16 and 0 <= record["test_localised"] <= 100
+    assert (tmp_path / "encoder" / "encoder_quick_seed0.pt").exists() and not B.is_full_length(record)
+    md, _ = B.write_coloc_table(tmp_path)
+    assert "| cluttered |" in md.read_text()
