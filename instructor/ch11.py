@@ -17,6 +17,20 @@ def box_iou(a, b):
     return inter / (area_a + area_b - inter)
 
 
+def yaw_pitch_roll(yaw, pitch, roll):
+    def about(axis, angle):
+        c, s = torch.cos(angle), torch.sin(angle)
+        one, zero = torch.ones_like(angle), torch.zeros_like(angle)
+        rows = {
+            "y": [[c, zero, s], [zero, one, zero], [-s, zero, c]],
+            "x": [[one, zero, zero], [zero, c, -s], [zero, s, c]],
+            "z": [[c, -s, zero], [s, c, zero], [zero, zero, one]],
+        }[axis]
+        return torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
+
+    return about("y", yaw) @ about("x", pitch) @ about("z", roll)
+
+
 def _random_boxes(n, g):
     corner = torch.rand(n, 2, generator=g) * 60
     size = 2 + torch.rand(n, 2, generator=g) * 30
@@ -33,6 +47,15 @@ def _iou_cases(g):
     return cases
 
 
+def _rotation_cases(g):
+    cases = []
+    for n in (1, 4, 9):
+        yaw, pitch, roll = (torch.rand(3, n, generator=g) * 2 - 1) * torch.tensor([[3.1], [1.5], [3.1]])
+        cases.append(Case(f"{n} random turns", (yaw, pitch, roll)))
+    return cases
+
+
 EXERCISES = {
     "ex-several-box-iou": Hidden("box_iou", box_iou, _iou_cases),
+    "ex-several-yaw-pitch-roll": Hidden("yaw_pitch_roll", yaw_pitch_roll, _rotation_cases),
 }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
+from ..geometry import rotation_3d
 from . import Case, run_cases
 
 
@@ -30,3 +32,31 @@ def check_box_iou(fn: Callable) -> None:
     run_cases("box_iou", fn, _iou_cases(), atol=1e-6,
               hint="the intersection's width is min(x1) − max(x0), or 0 when that is negative (likewise its "
                    "height); the union is area(a) + area(b) − intersection.")
+
+
+def _rotation_cases() -> list[Case]:
+    # quarter turns written out by hand, then the package's rotations (checked against them in the tests)
+    quarter = math.pi / 2
+    zero = torch.zeros(1)
+    specs = [
+        ("no turn at all", (zero, zero, zero), torch.eye(3)[None]),
+        ("a quarter yaw: x goes to -z", (zero + quarter, zero, zero),
+         torch.tensor([[[0.0, 0, 1], [0, 1, 0], [-1, 0, 0]]])),
+        ("a quarter pitch: y goes to z", (zero, zero + quarter, zero),
+         torch.tensor([[[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]])),
+        ("a quarter roll: x goes to y", (zero, zero, zero + quarter),
+         torch.tensor([[[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]])),
+    ]
+    cases = [Case(text, args, expected) for text, args, expected in specs]
+    angles = torch.tensor([[0.3, -1.2, 2.5], [-0.4, 0.7, 1.4], [1.1, -0.2, -2.9]])
+    cases.append(Case("a batch of three turns about all three axes: R_y · R_x · R_z, in that order",
+                      tuple(angles), rotation_3d(*angles)))
+    return cases
+
+
+def check_yaw_pitch_roll(fn: Callable) -> None:
+    """``yaw_pitch_roll(yaw, pitch, roll) -> (N, 3, 3)`` for (N,) angles: R_y(yaw) · R_x(pitch) · R_z(roll)."""
+    run_cases("yaw_pitch_roll", fn, _rotation_cases(), atol=1e-5,
+              hint="R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]], R_x = [[1, 0, 0], [0, c, -s], [0, s, c]], "
+                   "R_z = [[c, -s, 0], [s, c, 0], [0, 0, 1]]; stack each as an (N, 3, 3) tensor and multiply "
+                   "them in the order R_y @ R_x @ R_z.")
