@@ -181,3 +181,28 @@ def test_theta_set_from_python_moves_the_sliders_and_reset_restores_the_identity
     assert all(reset["sliders"][p] == 0 for p in ("yaw", "pitch", "roll", "tx", "ty", "tz"))
     assert reset["sliders"]["scale"] == 1
     _assert_pixels_match(reset, widget)
+
+
+def test_dragging_the_oblique_view_turns_the_camera_not_theta(browser, tmp_path):
+    widget = VolumeExplorer(_volume(), theta=theta3d_from(math.radians(30)))
+    browser.navigate(_page(widget, tmp_path))
+    browser.wait_for("window.ready === true", timeout=20)
+    before = browser.evaluate(STATE)
+    camera = browser.evaluate('document.querySelector(".stn-volume-explorer").stn.camera')
+    left, top, width, height = browser.evaluate("""(() => {
+  const r = document.querySelector(".stn-volume-explorer canvas.stn-input").getBoundingClientRect();
+  return [r.left, r.top, r.width, r.height];
+})()""")
+    x, y = left + width / 2, top + height / 2
+    browser.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x, "y": y, "button": "left", "clickCount": 1})
+    for k in range(1, 5):
+        browser.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x + 15 * k, "y": y + 5 * k,
+                                                  "button": "left", "buttons": 1})
+    browser.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x + 60, "y": y + 20, "button": "left",
+                                              "clickCount": 1})
+    after = browser.evaluate(STATE)
+    turned = browser.evaluate('document.querySelector(".stn-volume-explorer").stn.camera')
+    assert turned["azimuth"] == pytest.approx(camera["azimuth"] + 0.6)
+    assert turned["elevation"] == pytest.approx(camera["elevation"] - 0.2)
+    assert after["box"] != before["box"], "turning the camera must redraw the oblique view"
+    assert after["theta"] == before["theta"] and after["out"] == before["out"], "the camera is not part of θ"

@@ -20,13 +20,15 @@ const PARAMS = [
   { name: "ty", label: "t<sub>y</sub>", min: -1, max: 1, step: 0.01 },
   { name: "tz", label: "t<sub>z</sub>", min: -1, max: 1, step: 0.01 },
 ];
-const VIEW = obliqueView(-35 / DEG, 25 / DEG);
-const BOX = 300; // side of the oblique view, in screen pixels
+const BOX = 260; // side of the oblique view, in screen pixels
 
 function render({ model, el }) {
   const root = element("div", "stn-widget stn-volume-explorer");
   const { figures, output, input } = outputAndInput(
-    "projection: Σ over depth of U sampled at T_θ(G)", "input U, the sampling box T_θ(G) and the line of sight");
+    "projection: V = U sampled at T_θ(G), summed over depth", "U, the sampling box, the line of sight (drag to turn)");
+  // the oblique view's camera (not part of θ): from the front, to the right and above; dragging turns it
+  const camera = { azimuth: 35 / DEG, elevation: 25 / DEG };
+  let view = obliqueView(camera.azimuth, camera.elevation);
   let params = decomposeTheta3d(model.get("theta"));
   let changing = false;
 
@@ -85,7 +87,7 @@ function render({ model, el }) {
     ctx.fillRect(0, 0, BOX, BOX);
     const fit = BOX / 4.4; // the cube and a box scaled up to 2 fit
     const toCanvas = (p) => {
-      const [u, v] = VIEW(p);
+      const [u, v] = view(p);
       return [BOX / 2 + u * fit, BOX / 2 + v * fit];
     };
     const polyline = (points, colour, width = 1) => {
@@ -107,14 +109,20 @@ function render({ model, el }) {
       const v = vol[(z * height + y) * width + x];
       if (v > 96) points.push([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1, (2 * z + 1) / depth - 1, v]);
     }
-    points.sort((p, q) => VIEW(q)[2] - VIEW(p)[2]);
+    points.sort((p, q) => view(q)[2] - view(p)[2]);
     for (const [x, y, z, v] of points) {
       const [cx, cy] = toCanvas([x, y, z]);
       ctx.fillStyle = `rgba(235,235,235,${(0.25 + 0.5 * v / 255).toFixed(3)})`;
       ctx.fillRect(cx - 1.3, cy - 1.3, 2.6, 2.6);
     }
+    // the sampling box: its front face (output z = -1, where each line of sight starts) bold, its back face faint
     const sampled = samplingBox(theta);
-    sampled.edges.forEach(([p, q]) => polyline([sampled.corners[p], sampled.corners[q]], "rgba(255,170,40,0.9)", 1.5));
+    sampled.edges.forEach(([p, q]) => {
+      const front = p < 4 && q < 4;
+      const back = p >= 4 && q >= 4;
+      const colour = back ? "rgba(255,170,40,0.45)" : "rgba(255,170,40,0.95)";
+      polyline([sampled.corners[p], sampled.corners[q]], colour, front ? 2.5 : 1.25);
+    });
     // the line of sight: the output's depth axis through its centre, from front (z = -1) to back
     const centre = theta.map((row) => row[3]);
     const sight = theta.map((row) => row[2]);
@@ -137,8 +145,28 @@ function render({ model, el }) {
     drawOblique(vol, depth, height, width, theta);
     matrix.textContent = "θ =\n" + theta.map((row) => row.map((v) => v.toFixed(2).padStart(6)).join(" ")).join("\n");
     root.dataset.theta = JSON.stringify(theta);
-    root.stn = { depth, height, width, theta };
+    root.stn = { depth, height, width, theta, camera: { ...camera } };
   }
+
+  let drag = null;
+  input.style.cursor = "grab";
+  input.style.touchAction = "none";
+  input.addEventListener("pointerdown", (event) => {
+    drag = { x: event.clientX, y: event.clientY, ...camera };
+    input.setPointerCapture(event.pointerId);
+  });
+  input.addEventListener("pointermove", (event) => {
+    if (drag === null) return;
+    camera.azimuth = drag.azimuth + (event.clientX - drag.x) / 100;
+    camera.elevation = Math.max(-1.5, Math.min(1.5, drag.elevation - (event.clientY - drag.y) / 100));
+    view = obliqueView(camera.azimuth, camera.elevation);
+    draw();
+  });
+  const release = () => {
+    drag = null;
+  };
+  input.addEventListener("pointerup", release);
+  input.addEventListener("pointercancel", release);
 
   const onTheta = () => {
     if (changing) return;
