@@ -317,3 +317,15 @@ def test_transformer_rejects_bad_input():
         st(torch.ones(2, 1, 8, 10, 12, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"theta must have shape \(N, 3, 4\) with N=2"):
         st(_volume(), geo.identity_theta3d(3))
+
+
+def test_the_yaw_pitch_roll_check_passes_the_package_and_fails_wrong_answers(capsys):
+    from stn_course.exercises import ExerciseFailed, ch11
+
+    ch11.check_yaw_pitch_roll(geo.rotation_3d)
+    assert "all 5 cases pass" in capsys.readouterr().out
+    with pytest.raises(ExerciseFailed, match=r"case 2/5 \(a quarter yaw"):  # the inverse rotation
+        ch11.check_yaw_pitch_roll(lambda y, p, r: geo.rotation_3d(y, p, r).transpose(1, 2))
+    # R_z · R_x · R_y: right about each single axis, wrong when the three combine
+    with pytest.raises(ExerciseFailed, match=r"case 5/5 \(a batch of three turns"):
+        ch11.check_yaw_pitch_roll(lambda y, p, r: geo.rotation_3d(-y, -p, -r).transpose(1, 2))
