@@ -2,7 +2,8 @@
 
 One module per idea the book teaches: :mod:`geometry` (coordinates and θ), :mod:`grid`
 (grid generators), :mod:`sampler` (sampling kernels), :mod:`transforms` (parameterisations),
-:mod:`localization` (localisation nets) and :mod:`transformer` (the whole module); then
+:mod:`localization` (localisation nets) and :mod:`transformer` (the whole module), with
+:mod:`transformer3d` and :mod:`volumes` for volumes (chapter 11); then
 :mod:`models`, :mod:`data` and :mod:`distortions` (the paper's MNIST experiments),
 :mod:`training` (the one training loop) and :mod:`viz`.
 
