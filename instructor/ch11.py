@@ -9,12 +9,11 @@ CHAPTER = "11_several_transformers"
 
 
 def box_iou(a, b):
-    width = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp(min=0)
-    height = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp(min=0)
-    inter = width * height
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / (area_a + area_b - inter)
+    lo = torch.maximum(a[:, :2], b[:, :2])
+    hi = torch.minimum(a[:, 2:], b[:, 2:])
+    inter = (hi - lo).clamp(min=0).prod(1)
+    union = (a[:, 2:] - a[:, :2]).prod(1) + (b[:, 2:] - b[:, :2]).prod(1) - inter
+    return inter / union
 
 
 def yaw_pitch_roll(yaw, pitch, roll):
@@ -55,7 +54,24 @@ def _rotation_cases(g):
     return cases
 
 
+def crop_box(params, size):
+    h, w = size
+    s, t = params[:, :1], params[:, 1:]
+    pixels = torch.tensor([w / 2, h / 2])
+    return torch.cat([(t - s + 1) * pixels, (t + s + 1) * pixels], dim=1)
+
+
+def _crop_box_cases(g):
+    cases = []
+    for n, size in ((1, (84, 84)), (4, (60, 40)), (7, (28, 84))):
+        s = 0.1 + 0.8 * torch.rand(n, generator=g)
+        t = (torch.rand(n, 2, generator=g) * 2 - 1) * (1 - s[:, None])
+        cases.append(Case(f"{n} random crops of a {size[0]} × {size[1]} image", (torch.cat([s[:, None], t], 1), size)))
+    return cases
+
+
 EXERCISES = {
     "ex-several-box-iou": Hidden("box_iou", box_iou, _iou_cases),
+    "ex-several-crop-box": Hidden("crop_box", crop_box, _crop_box_cases),
     "ex-several-yaw-pitch-roll": Hidden("yaw_pitch_roll", yaw_pitch_roll, _rotation_cases),
 }

@@ -178,3 +178,18 @@ def test_quick_coloc_run_writes_a_record_with_provenance(tmp_path):
     assert (tmp_path / "encoder" / "encoder_quick_seed0.pt").exists() and not B.is_full_length(record)
     md, _ = B.write_coloc_table(tmp_path)
     assert "| cluttered |" in md.read_text()
+
+
+# ----------------------------------------------------------------------------- the chapter's checks
+
+def test_chapter_checks_accept_the_package_and_refuse_wrong_answers():
+    from stn_course.exercises import ExerciseFailed, ch11
+
+    ch11.check_box_iou(C.box_iou)
+    ch11.check_crop_box(C.attention_box)
+    with pytest.raises(ExerciseFailed, match="values differ"):  # intersection over the sum of the areas
+        ch11.check_box_iou(lambda a, b: C.box_iou(a, b) / (1 + C.box_iou(a, b)))
+    with pytest.raises(ExerciseFailed, match="values differ"):  # the crop's half side taken as its side
+        ch11.check_crop_box(lambda p, size: C.attention_box(p * torch.tensor([0.5, 1.0, 1.0]), size))
+    with pytest.raises(ExerciseFailed, match="not attempted yet"):
+        ch11.check_crop_box(lambda p, size: (_ for _ in ()).throw(NotImplementedError))

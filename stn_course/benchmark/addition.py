@@ -47,7 +47,7 @@ CANVAS = 42
 #: CPU); ``quick``: a few steps on subsets, for the book and tests.
 SCHEDULES: dict[str, Schedule] = {
     "efficient": replace(TABLE1_SCHEDULES["efficient"], steps=3_000),
-    "quick": replace(TABLE1_SCHEDULES["quick"], steps=150, eval_every=75, train_subset=5_000, eval_subset=500),
+    "quick": replace(TABLE1_SCHEDULES["quick"], steps=100, eval_every=50, train_subset=4_000, eval_subset=300),
 }
 
 

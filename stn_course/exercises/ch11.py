@@ -34,6 +34,27 @@ def check_box_iou(fn: Callable) -> None:
                    "height); the union is area(a) + area(b) − intersection.")
 
 
+def _crop_box_cases() -> list[Case]:
+    from ..colocalisation import attention_box
+
+    specs = [
+        ("the identity, 84 × 84: the whole image", [[1.0, 0.0, 0.0]], (84, 84)),
+        ("a third of the side, centred: 28 … 56", [[1 / 3, 0.0, 0.0]], (84, 84)),
+        ("half the side in the top-right quarter", [[0.5, 0.5, -0.5]], (84, 84)),
+        ("a batch of three on a 60 × 40 (H × W) image", [[0.25, 0.1, 0.2], [0.5, -0.5, 0.5], [0.3, 0.0, -0.7]],
+         (60, 40)),
+    ]
+    return [Case(text, (torch.tensor(p), size), attention_box(torch.tensor(p), size)) for text, p, size in specs]
+
+
+def check_crop_box(fn: Callable) -> None:
+    """``crop_box(params, size) -> (N, 4)`` for attention parameters ``(N, 3)`` as ``(s, t_x, t_y)``."""
+    run_cases("crop_box", fn, _crop_box_cases(), atol=1e-4,
+              hint="the crop spans t − s … t + s in normalised coordinates; with align_corners=False, −1 is the "
+                   "left edge of the first pixel and +1 the right edge of the last, so x = (u + 1) · W / 2 "
+                   "(and y with H).")
+
+
 def _rotation_cases() -> list[Case]:
     # quarter turns written out by hand, then the package's rotations (checked against them in the tests)
     quarter = math.pi / 2
