@@ -133,6 +133,8 @@ PAGE_REPORT = r"""
                                w: i.getBoundingClientRect().width, h: i.getBoundingClientRect().height })),
     maths: maths.length,
     untypeset: maths.filter((m) => !m.querySelector("mjx-container")).map((m) => m.textContent.slice(0, 60)),
+    // TeX that MathJax could not typeset shows its error message in place of the formula
+    mathErrors: Array.from(main.querySelectorAll("mjx-merror")).map((e) => e.textContent.slice(0, 80)),
     // TeX that MathJax never saw: delimiters, or commands such as \\theta left in the text
     raw: prose.filter((e) => /\\\(|\\\[|\$\$|\$[^$\s][^$]*\$|\\(theta|mathcal|mathrm|frac|partial|sum|left|right|begin|cdot|times)\b/
       .test(e.textContent)).map((e) => e.textContent.slice(0, 80)),
@@ -238,6 +240,7 @@ def test_page_renders(browser, server, page, tmp_path):
     if page in CHAPTERS:
         assert report["images"], f"{page}: a chapter without a single figure"
     assert not report["untypeset"], f"{page}: formulas MathJax did not typeset: {report['untypeset']}"
+    assert not report["mathErrors"], f"{page}: formulas MathJax rejected: {report['mathErrors']}"
     assert not report["raw"], f"{page}: raw TeX delimiters in the text: {report['raw']}"
     assert not report["brokenTables"], f"{page}: markdown tables rendered as text: {report['brokenTables']}"
     assert not report["uncaptioned"], f"{page}: figures without a caption: {report['uncaptioned']}"
