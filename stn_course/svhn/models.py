@@ -288,8 +288,8 @@ PAPER_SCHEDULE = SVHNSchedule(steps=400_000, batch_size=128, lr=0.01, milestones
 FAST_SCHEDULE = replace(PAPER_SCHEDULE, steps=6_000, milestones=(4_000, 5_000), eval_every=1_000)
 #: The course's compute-efficient recipe (as Table 1's): AdamW, warm-up and cosine decay, a
 #: moving average of the weights; the localisation nets at a tenth of the rate, as the paper.
-#: 5,000 steps of 64 (320k images): about half an hour a model on one CPU core with
-#: :data:`SMALL_ARCH` on 40-pixel crops.
+#: 5,000 steps of 64 (320k images): 9 to 22 minutes a model on one core of a shared 2-core
+#: CPU with :data:`SMALL_ARCH` on 40-pixel crops (250–600 images/s, results/table2).
 EFFICIENT_SCHEDULE = SVHNSchedule(steps=5_000, batch_size=64, lr=3e-3, optimizer="adamw", weight_decay=0.01,
                                   schedule="cosine", warmup=250, ema=0.998, loc_lr_scale=0.1, eval_every=500)
 #: A CPU-sized run for the chapter and a first try: the efficient recipe, 300 steps of 32.
