@@ -1,5 +1,6 @@
 """The benchmark command: a tiny --quick run writes valid records and tables, and resumes."""
 
+import argparse
 import csv
 import json
 
@@ -86,6 +87,27 @@ def test_jobs_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         benchmark.main(["table1", "--quick", "--jobs", "0"])
     assert "--jobs: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["table1", "addition", "coloc"])
+def test_every_training_command_refuses_a_step_count_below_one(command, tmp_path, capsys):
+    # --report would otherwise return at once: the refusal must come from parsing --steps
+    with pytest.raises(SystemExit):
+        benchmark.main([command, "--steps", "0", "--report", "--out", str(tmp_path)])
+    assert "--steps: expected a positive integer, got '0'" in capsys.readouterr().err
+
+
+def test_a_steps_override_renames_the_schedule_so_its_records_never_pass_for_full_length():
+    from stn_course.benchmark import addition, cli
+
+    args = argparse.Namespace(quick=False, schedule="efficient", steps=700)
+    schedule = cli.chosen_schedule(args, addition.SCHEDULES)
+    assert (schedule.name, schedule.steps, schedule.eval_every) == ("efficient700", 700, 500)
+    record = {"schedule": schedule.name, "steps": schedule.steps}
+    assert not addition.is_full_length(record)
+    assert addition.is_full_length({"schedule": "efficient", "steps": addition.SCHEDULES["efficient"].steps})
+    quick = cli.chosen_schedule(argparse.Namespace(quick=True, schedule="efficient", steps=None), addition.SCHEDULES)
+    assert quick is addition.SCHEDULES["quick"]
 
 
 def test_schedule_precision_resolves_per_device(monkeypatch):

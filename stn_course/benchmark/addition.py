@@ -31,7 +31,8 @@ from .. import training
 from ..models import (ADDITION_MODELS, ADDITION_NAMES, ParallelTransformers, STClassifier, build_addition_model,
                       count_parameters, normalize_addition_name)
 from ..transformer import SpatialTransformer
-from .cli import positive_int, register
+from . import table1
+from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report
 from .provenance import provenance, utc_now
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, markdown_table, run_id,
                       save_weights_half, write_csv, write_json)
@@ -172,8 +173,7 @@ def run_addition_cell(model_name: str, seed: int, schedule: Schedule, out_dir: P
 
 def is_full_length(record: Mapping[str, Any]) -> bool:
     """True when a run trained for its named schedule's whole length (not ``--steps`` or ``--quick``)."""
-    schedule = SCHEDULES.get(record["schedule"])
-    return schedule is not None and record["schedule"] != "quick" and record["steps"] == schedule.steps
+    return table1.is_full_length(record, SCHEDULES)
 
 
 def write_addition_table(out_dir: Path) -> tuple[Path, Path] | None:
@@ -208,27 +208,14 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds per model (seeds 0…N-1)")
     p.add_argument("--schedule", choices=[k for k in SCHEDULES if k != "quick"], default="efficient",
                    help="training schedule (default: efficient, Table 1's recipe: 10,000 steps of 128)")
-    p.add_argument("--quick", action="store_true", help="a few steps on small subsets (pipeline check)")
-    p.add_argument("--steps", type=positive_int, default=None, help="override the schedule's number of steps")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="results folder (default results/addition, or results/addition/quick with --quick)")
-    p.add_argument("--save-weights", action="store_true", help="keep the trained ST models' weights (float16)")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--report", action="store_true", help="only aggregate the existing records into the tables")
+    add_training_options(p, "addition", weights=True)
 
 
 def _run(args: argparse.Namespace) -> int:
-    out_dir: Path = args.out or OUT_DIR / ("quick" if args.quick else "")
+    out_dir = records_folder(args, OUT_DIR)
     if args.report:
-        written = write_addition_table(out_dir)
-        print(f"wrote {written[0]} and {written[1]}" if written else f"no run records in {out_dir}")
-        return 0
-    schedule = SCHEDULES["quick" if args.quick else args.schedule]
-    if args.steps:
-        schedule = replace(schedule, name=f"{schedule.name}{args.steps}", steps=args.steps,
-                           eval_every=min(schedule.eval_every, args.steps))
+        return report(out_dir, write_addition_table)
+    schedule = chosen_schedule(args, SCHEDULES)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = training.resolve_device(args.device)

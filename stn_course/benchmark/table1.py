@@ -7,7 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import torch
 from .. import distortions as _distortions
 from .. import training
 from ..models import DISTORTIONS, MODEL_NAMES, PAPER_NAMES, build_model, count_parameters, normalize_name
-from .cli import positive_int, register
+from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report
 from .provenance import provenance, utc_now
 from .report import best_groups
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, markdown_table, run_id,
@@ -196,30 +196,17 @@ def _table1_arguments(p: argparse.ArgumentParser) -> None:
                    help="training schedule (default: efficient, the course's recipe; abl-*: the ablation)")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="train this many cells at once, each in its own process (default 1)")
-    p.add_argument("--quick", action="store_true", help="a few steps on small subsets (pipeline check)")
-    p.add_argument("--steps", type=int, default=None, help="override the schedule's number of steps")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
-    p.add_argument("--threads", type=positive_int, default=None,
-                   help="torch CPU threads per process (default: torch's, or cores / jobs with --jobs)")
-    p.add_argument("--out", type=Path, default=None,
-                   help="results folder (default results/table1, or results/table1/quick with --quick)")
-    p.add_argument("--save-weights", action="store_true", help="keep the trained ST models' weights (float16)")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--report", action="store_true", help="only aggregate the existing records into the tables")
+    add_training_options(p, "table1", weights=True,
+                         threads_help="torch CPU threads per process (default: torch's, or cores / jobs with --jobs)")
 
 
 def _run_table1(args: argparse.Namespace) -> int:
-    out_dir: Path = args.out or RESULTS_DIR / "table1" / ("quick" if args.quick else "")
+    out_dir = records_folder(args, RESULTS_DIR / "table1")
     if args.report:
-        written = write_table1(out_dir)
-        print(f"wrote {written[0]} and {written[1]}" if written else f"no run records in {out_dir}")
-        return 0
+        return report(out_dir, write_table1)
     if args.jobs > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("--jobs runs cells in separate processes; do not combine it with torchrun")
-    schedule = SCHEDULES["quick" if args.quick else args.schedule]
-    if args.steps:
-        schedule = replace(schedule, name=f"{schedule.name}{args.steps}", steps=args.steps,
-                           eval_every=min(schedule.eval_every, args.steps))
+    schedule = chosen_schedule(args, SCHEDULES)
     models = [normalize_name(m) for m in args.models]
     seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     cells = [(m, d, s) for d in args.distortions for m in models for s in seeds]
