@@ -185,3 +185,37 @@ class Chromium:
         path = Path(path)
         path.write_bytes(base64.b64decode(data))
         return path
+
+
+#: A bare page that renders one anywidget ES module with a stand-in for its model: ``get``,
+#: ``set`` (which fires ``change:<key>``), ``on``, ``off``, and ``save_changes`` counted in
+#: ``window.saved``. ``state[binary]`` arrives as a list and becomes a ``Uint8Array``.
+WIDGET_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>{css}</style></head><body><div id="root"></div>
+<script type="module">
+const code = {code};
+const widget = (await import(URL.createObjectURL(new Blob([code], {{type: "text/javascript"}})))).default;
+const state = {state};
+state[{binary}] = new Uint8Array(state[{binary}]);
+const handlers = {{}};
+window.saved = 0;
+const model = {{
+  get: (k) => state[k],
+  set: (k, v) => {{ state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); }},
+  on: (e, f) => {{ (handlers[e] = handlers[e] || []).push(f); }},
+  off: (e, f) => {{ handlers[e] = (handlers[e] || []).filter((g) => g !== f); }},
+  save_changes: () => {{ window.saved += 1; }},
+}};
+window.state = state;
+window.model = model;
+widget.render({{ model, el: document.getElementById("root") }});
+window.ready = true;
+</script></body></html>"""
+
+
+def write_widget_page(widget, state: dict, binary: str, path: Path) -> str:
+    """Write :data:`WIDGET_PAGE` for an anywidget ``widget`` (its ``_esm`` and ``_css``) with the
+    model ``state`` to ``path``; return the page's ``file://`` URL."""
+    path = Path(path)
+    path.write_text(WIDGET_PAGE.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state),
+                                       binary=json.dumps(binary)))
+    return path.as_uri()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cdp import Chromium, find_chromium
+from cdp import Chromium, find_chromium, write_widget_page
 from stn_course.geometry import theta3d_from
 from stn_course.volumes import extrude
 from stn_course.widgets.volume import VolumeExplorer
@@ -30,27 +30,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)"),
 ]
-
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>{css}</style></head><body><div id="root"></div>
-<script type="module">
-const code = {code};
-const widget = (await import(URL.createObjectURL(new Blob([code], {{type: "text/javascript"}})))).default;
-const state = {state};
-state.volume = new Uint8Array(state.volume);
-const handlers = {{}};
-window.saved = 0;
-const model = {{
-  get: (k) => state[k],
-  set: (k, v) => {{ state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); }},
-  on: (e, f) => {{ (handlers[e] = handlers[e] || []).push(f); }},
-  off: (e, f) => {{ handlers[e] = (handlers[e] || []).filter((g) => g !== f); }},
-  save_changes: () => {{ window.saved += 1; }},
-}};
-window.state = state;
-window.model = model;
-widget.render({{ model, el: document.getElementById("root") }});
-window.ready = true;
-</script></body></html>"""
 
 STATE = """(() => {
   const root = document.querySelector(".stn-volume-explorer");
@@ -82,9 +61,7 @@ def _volume() -> torch.Tensor:
 def _page(widget: VolumeExplorer, tmp_path) -> str:
     state = {"volume": list(widget.volume), "depth": widget.depth, "height": widget.height, "width": widget.width,
              "zoom": widget.zoom, "norm": widget.norm, "theta": widget.theta}
-    path = tmp_path / "volume_explorer.html"
-    path.write_text(PAGE.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state)))
-    return path.as_uri()
+    return write_widget_page(widget, state, "volume", tmp_path / "volume_explorer.html")
 
 
 @pytest.fixture(scope="module")

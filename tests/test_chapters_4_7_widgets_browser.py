@@ -9,12 +9,11 @@ The rendered book itself is checked by ``test_book_browser.py``.
 
 from __future__ import annotations
 
-import json
 
 import pytest
 import torch
 
-from cdp import Chromium, find_chromium
+from cdp import Chromium, find_chromium, write_widget_page
 from stn_course.widgets.projective import ProjectiveExplorer
 from stn_course.widgets.tps import TPSExplorer
 
@@ -23,26 +22,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian: apt-get install chromium)"),
 ]
-
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>{css}</style></head><body><div id="root"></div>
-<script type="module">
-const code = {code};
-const widget = (await import(URL.createObjectURL(new Blob([code], {{type: "text/javascript"}})))).default;
-const state = {state};
-state.image = new Uint8Array(state.image);
-const handlers = {{}};
-window.saved = 0;
-const model = {{
-  get: (k) => state[k],
-  set: (k, v) => {{ state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); }},
-  on: (e, f) => {{ (handlers[e] = handlers[e] || []).push(f); }},
-  off: (e, f) => {{ handlers[e] = (handlers[e] || []).filter((g) => g !== f); }},
-  save_changes: () => {{ window.saved += 1; }},
-}};
-window.state = state;
-widget.render({{ model, el: document.getElementById("root") }});
-window.ready = true;
-</script></body></html>"""
 
 OUTPUT_PIXELS = """(() => {
   const c = document.querySelector("canvas.stn-output");
@@ -68,9 +47,7 @@ def _page(widget, trait: str, tmp_path) -> str:
     for extra in ("num_control_points", "sigma"):
         if widget.has_trait(extra):
             state[extra] = getattr(widget, extra)
-    path = tmp_path / f"{type(widget).__name__}.html"
-    path.write_text(PAGE.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state)))
-    return path.as_uri()
+    return write_widget_page(widget, state, "image", tmp_path / f"{type(widget).__name__}.html")
 
 
 @pytest.fixture(scope="module")
