@@ -13,11 +13,19 @@ The extension also sets ``STN_COURSE_QUICK=1`` for the notebook kernels unless t
 is already set, so a build runs the chapters in quick mode (``STN_COURSE_QUICK=0`` builds
 with full settings), and makes the kernels draw figures inline even where ``MPLBACKEND`` is
 set to a non-interactive backend such as ``Agg``.
+
+A chapter's outputs depend on the run records in ``results/`` as well as on its code, but
+myst-nb's cache (``execute_notebooks: cache``) is keyed on the code alone, so new records
+would leave a stale page. The extension keeps a digest of ``results/`` in the build
+environment; when it changes, it empties the execution cache and has every notebook read
+(and so executed) again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +116,35 @@ def _drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> No
     scripts[:] = kept
 
 
+RESULTS_DIR = ROOT / "results"
+
+
+def results_digest(folder: Path | None = None) -> str:
+    """A SHA-256 over every file under ``folder`` (default ``results/``: names and bytes), "" where there is none."""
+    folder = Path(folder if folder is not None else RESULTS_DIR)
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    if not files:
+        return ""
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _rerun_after_new_records(app, env, added, changed, removed) -> list[str]:
+    """``env-get-outdated``: every notebook, with the execution cache emptied, when the records
+    under results/ differ from those of the environment's last build; else nothing."""
+    digest = results_digest()
+    before = getattr(env, "stn_results_digest", None)
+    env.stn_results_digest = digest
+    if before is None or before == digest:  # a fresh environment reads (and executes) everything anyway
+        return []
+    cache = getattr(getattr(env, "mystnb_config", None), "execution_cache_path", "")
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
+    return sorted(d for d in env.found_docs if str(env.doc2path(d)).endswith(".ipynb"))
+
+
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
@@ -119,4 +156,5 @@ def setup(app):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
     app.connect("config-inited", _on_config_inited, priority=900)
     app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("env-get-outdated", _rerun_after_new_records)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
