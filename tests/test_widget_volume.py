@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from stn_course.geometry import decompose_theta3d, theta3d_from
 from stn_course.widgets.base import STATIC
-from stn_course.widgets.volume import VolumeExplorer, gray_volume_uint8
+from stn_course.widgets.base import gray_uint8
+from stn_course.widgets.volume import VolumeExplorer
 
 D2R = math.pi / 180
 THETAS = [
@@ -34,7 +35,7 @@ def test_volume_bytes_shape_and_norm():
     vol = _volume()
     w = VolumeExplorer(vol[None, None], theta=THETAS[1])
     assert (w.depth, w.height, w.width) == (6, 7, 9) and len(w.volume) == 6 * 7 * 9
-    assert np.array_equal(w.volume_array(), gray_volume_uint8(vol))
+    assert np.array_equal(w.volume_array(), gray_uint8(vol, ndim=3, name="volume"))
     assert w.zoom == round(224 / 9)
     # norm: the brightest pixel of the identity's projection, in units of full-white voxels
     assert w.norm == pytest.approx(float(w.volume_tensor().sum(2).max()))

@@ -41,26 +41,44 @@ def bundle_esm(entry: str, static: Path = STATIC) -> str:
     return inline(entry)
 
 
-def gray_uint8(image) -> np.ndarray:
-    """A grayscale image as a (H, W) uint8 array.
+def gray_uint8(image, ndim: int = 2, name: str = "image") -> np.ndarray:
+    """A grayscale image (``ndim=2``: (H, W)) or volume (``ndim=3``: (D, H, W)) as a uint8 array.
 
-    Accepts a tensor or array of shape (H, W), (1, H, W) or (1, 1, H, W): uint8 as it is,
-    floating point in [0, 1] (scaled by 255 and rounded).
+    Accepts a tensor or array of that shape, or with one or two leading axes of size 1 (such as
+    (1, 1, H, W)): uint8 as it is, floating point in [0, 1] (scaled by 255 and rounded).
     """
     array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     shape = array.shape
-    while array.ndim > 2 and array.shape[0] == 1:
+    while array.ndim > ndim and array.shape[0] == 1:
         array = array[0]
-    if array.ndim != 2 or min(array.shape) < 1:
-        raise ValueError(f"image must have shape (H, W), (1, H, W) or (1, 1, H, W), got {shape}")
+    if array.ndim != ndim or min(array.shape) < 1:
+        axes = ("D", "H", "W")[-ndim:]
+        forms = [", ".join(("1",) * k + axes) for k in range(3)]
+        raise ValueError(f"{name} must have shape ({forms[0]}), ({forms[1]}) or ({forms[2]}), got {shape}")
     if array.dtype == np.uint8:
         return np.ascontiguousarray(array)
     if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"image must be uint8 or floating point in [0, 1], got dtype {array.dtype}")
+        raise TypeError(f"{name} must be uint8 or floating point in [0, 1], got dtype {array.dtype}")
     if np.nanmin(array) < 0 or np.nanmax(array) > 1:
-        raise ValueError(f"a floating-point image must lie in [0, 1], got values in "
+        raise ValueError(f"a floating-point {name} must lie in [0, 1], got values in "
                          f"[{np.nanmin(array):.3g}, {np.nanmax(array):.3g}]")
     return np.round(np.nan_to_num(array) * 255).astype(np.uint8)
+
+
+def float_matrix(value, name: str, rows: int | None, cols: int, want: str | None = None) -> list[list[float]]:
+    """A finite (rows, cols) matrix, given as a tensor, an array or nested lists, optionally with
+    a leading axis of size 1, as nested lists of floats (what a trait syncs). ``rows=None``
+    accepts any number of rows; ``want`` says the accepted shapes in the error."""
+    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=float)
+    shape = array.shape
+    if array.ndim == 3 and shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2 or array.shape[1] != cols or (rows is not None and array.shape[0] != rows):
+        want = want or f"({'K' if rows is None else rows}, {cols})"
+        raise ValueError(f"{name} must have shape {want}, got {shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite, got {array.tolist()}")
+    return [[float(v) for v in row] for row in array]
 
 
 class ImageWidget(anywidget.AnyWidget):

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import traitlets as t
 
 from ..distortions import homography_from_corners
 from ..sampler import grid_sample
 from ..transforms import ProjectiveTransform
-from .base import STATIC, ImageWidget, bundle_esm
+from .base import STATIC, ImageWidget, bundle_esm, float_matrix
 
 #: The output's corners in normalised coordinates: top-left, top-right, bottom-right, bottom-left.
 UNIT_CORNERS = ((-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0))
-
-
-def _as_points(value, count: int | None, name: str) -> list[list[float]]:
-    """Points given as a tensor/array/nested list of shape (K, 2) → [[x, y], …] of floats."""
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=float)
-    shape = array.shape
-    if array.ndim == 3 and shape[0] == 1:
-        array = array[0]
-    if array.ndim != 2 or array.shape[1] != 2 or (count is not None and array.shape[0] != count):
-        want = f"({count}, 2)" if count is not None else "(K, 2)"
-        raise ValueError(f"{name} must have shape {want}, got {shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite, got {array.tolist()}")
-    return [[float(x), float(y)] for x, y in array]
 
 
 class CornersTrait(t.TraitType):
@@ -36,7 +21,7 @@ class CornersTrait(t.TraitType):
     info_text = "four (x, y) points"
 
     def validate(self, obj, value):
-        return _as_points(value, 4, "corners")
+        return float_matrix(value, "corners", 4, 2)
 
 
 class ProjectiveExplorer(ImageWidget):

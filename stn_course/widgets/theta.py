@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import traitlets as t
 
 from ..geometry import decompose_theta
 from ..grid import affine_grid
 from ..sampler import grid_sample
-from .base import ImageWidget, bundle_esm
-
-
-def _as_theta_list(value) -> list[list[float]]:
-    """θ given as a tensor/array/nested list of shape (2, 3) or (1, 2, 3) → [[…], […]] of floats."""
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=float)
-    shape = array.shape
-    if array.ndim == 3 and shape[0] == 1:
-        array = array[0]
-    if array.shape != (2, 3):
-        raise ValueError(f"theta must have shape (2, 3) or (1, 2, 3), got {shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"theta must be finite, got {array.tolist()}")
-    return [[float(v) for v in row] for row in array]
+from .base import ImageWidget, bundle_esm, float_matrix
 
 
 class ThetaTrait(t.TraitType):
@@ -32,7 +18,7 @@ class ThetaTrait(t.TraitType):
     info_text = "a 2x3 affine matrix"
 
     def validate(self, obj, value):
-        return _as_theta_list(value)  # ValueError naming theta, its shape and the one wanted
+        return float_matrix(value, "theta", 2, 3, want="(2, 3) or (1, 2, 3)")
 
 
 class ThetaExplorer(ImageWidget):

@@ -9,8 +9,7 @@ import traitlets as t
 
 from ..sampler import grid_sample
 from ..transforms import TPSTransform
-from .base import STATIC, ImageWidget, bundle_esm
-from .projective import _as_points
+from .base import STATIC, ImageWidget, bundle_esm, float_matrix
 
 
 class OffsetsTrait(t.TraitType):
@@ -20,7 +19,7 @@ class OffsetsTrait(t.TraitType):
     info_text = "K (dx, dy) offsets"
 
     def validate(self, obj, value):
-        points = _as_points(value, None, "offsets")
+        points = float_matrix(value, "offsets", None, 2)
         k = getattr(obj, "num_control_points", len(points))
         if len(points) != k:
             raise ValueError(f"offsets must have shape ({k}, 2) for {k} control points, got ({len(points)}, 2)")

@@ -11,42 +11,7 @@ from ..geometry import decompose_theta3d
 from ..grid import affine_grid
 from ..sampler import trilinear
 from ..transformer3d import project
-from .base import STATIC, bundle_esm
-
-
-def gray_volume_uint8(volume) -> np.ndarray:
-    """A grayscale volume as a (D, H, W) uint8 array.
-
-    Accepts a tensor or array of shape (D, H, W), (1, D, H, W) or (1, 1, D, H, W): uint8 as
-    it is, floating point in [0, 1] (scaled by 255 and rounded).
-    """
-    array = volume.detach().cpu().numpy() if isinstance(volume, torch.Tensor) else np.asarray(volume)
-    shape = array.shape
-    while array.ndim > 3 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3 or min(array.shape) < 1:
-        raise ValueError(f"volume must have shape (D, H, W), (1, D, H, W) or (1, 1, D, H, W), got {shape}")
-    if array.dtype == np.uint8:
-        return np.ascontiguousarray(array)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"volume must be uint8 or floating point in [0, 1], got dtype {array.dtype}")
-    if np.nanmin(array) < 0 or np.nanmax(array) > 1:
-        raise ValueError(f"a floating-point volume must lie in [0, 1], got values in "
-                         f"[{np.nanmin(array):.3g}, {np.nanmax(array):.3g}]")
-    return np.round(np.nan_to_num(array) * 255).astype(np.uint8)
-
-
-def _as_theta3d_list(value) -> list[list[float]]:
-    """θ as a tensor/array/nested list of shape (3, 4) or (1, 3, 4) → [[…], […], […]] of floats."""
-    array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=float)
-    shape = array.shape
-    if array.ndim == 3 and shape[0] == 1:
-        array = array[0]
-    if array.shape != (3, 4):
-        raise ValueError(f"theta must have shape (3, 4) or (1, 3, 4), got {shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"theta must be finite, got {array.tolist()}")
-    return [[float(v) for v in row] for row in array]
+from .base import STATIC, bundle_esm, float_matrix, gray_uint8
 
 
 class Theta3DTrait(t.TraitType):
@@ -56,7 +21,7 @@ class Theta3DTrait(t.TraitType):
     info_text = "a 3x4 affine matrix"
 
     def validate(self, obj, value):
-        return _as_theta3d_list(value)
+        return float_matrix(value, "theta", 3, 4, want="(3, 4) or (1, 3, 4)")
 
 
 class VolumeExplorer(anywidget.AnyWidget):
@@ -101,8 +66,8 @@ class VolumeExplorer(anywidget.AnyWidget):
         self.zoom = zoom or max(1, round(224 / max(self.width, self.height)))
 
     def set_volume(self, volume) -> None:
-        """Show a new volume (see :func:`gray_volume_uint8` for what is accepted)."""
-        array = gray_volume_uint8(volume)
+        """Show a new volume (see :func:`~stn_course.widgets.base.gray_uint8` with ``ndim=3`` for what is accepted)."""
+        array = gray_uint8(volume, ndim=3, name="volume")
         brightest = float(array.astype(np.float64).sum(axis=0).max()) / 255.0
         with self.hold_sync():
             self.depth, self.height, self.width = array.shape
