@@ -44,7 +44,7 @@ DATA_SEED = 0
 CANVAS = 42
 
 #: ``efficient``: Table 1's recipe at its full length, 10,000 steps of 128 (1.28M images; the four
-#: models train in about 75 minutes of one CPU core, two at a time on a 2-core CPU — a first cut
+#: models took 66 minutes in two runs of two models on a 2-core CPU, one thread each — a first cut
 #: to 3,000 steps left every model's validation error still falling fast); ``quick``: a few steps
 #: on subsets, for the book and tests.
 SCHEDULES: dict[str, Schedule] = {
