@@ -180,6 +180,15 @@ def test_quick_coloc_run_writes_a_record_with_provenance(tmp_path):
     assert "| cluttered |" in md.read_text()
 
 
+def test_localised_table_has_a_row_per_class_a_column_per_variant_and_the_means():
+    runs = [{"variant": "cluttered", "digit": 3, "untrained_localised": 30.0, "test_localised": 90.0},
+            {"variant": "translated", "digit": 3, "untrained_localised": 100.0, "test_localised": 99.5},
+            {"variant": "cluttered", "digit": 1, "untrained_localised": 16.2, "test_localised": 0.7}]
+    header, rows = B.localised_table(runs)
+    assert header == ["digit", "translated", "cluttered"]
+    assert rows == [["1", "—", "16 → 0.7"], ["3", "100 → 99.5", "30 → 90.0"], ["mean", "99.5", "45.4"]]
+
+
 # ----------------------------------------------------------------------------- the chapter's checks
 
 def test_chapter_checks_accept_the_package_and_refuse_wrong_answers():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,20 @@ def is_full_length(record: Mapping[str, Any]) -> bool:
     return table1.is_full_length(record, SCHEDULES)
 
 
+def localised_table(runs: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the table of localised test images: a row per digit class and a column
+    per variant, each cell "untrained → trained" (%), then a row of the trained means. One row
+    per class keeps the table three columns wide (it fits a phone)."""
+    variants = [v for v in VARIANTS if any(r["variant"] == v for r in runs)]
+    cells = {(r["variant"], r["digit"]): r for r in runs}
+    rows = [[str(d)] + [f"{cells[(v, d)]['untrained_localised']:.0f} → {cells[(v, d)]['test_localised']:.1f}"
+                        if (v, d) in cells else "—" for v in variants]
+            for d in sorted({r["digit"] for r in runs})]
+    means = [[r["test_localised"] for r in runs if r["variant"] == v] for v in variants]
+    rows.append(["mean"] + [f"{sum(m) / len(m):.1f}" for m in means])
+    return ["digit", *variants], rows
+
+
 def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
     """Aggregate the records in ``out_dir`` into colocalisation.md and .csv: % of test images localised."""
     out_dir = Path(out_dir)
@@ -176,17 +190,10 @@ def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
              f"on each class's test images (`colocalisation_split(..., seed={DATA_SEED})`)."]
     for sched in sorted({r["schedule"] for r in runs}):
         rs = [r for r in runs if r["schedule"] == sched]
-        digits = sorted({r["digit"] for r in rs})
+        header, rows = localised_table(rs)
         parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']})", "",
-                  "| variant | " + " | ".join(map(str, digits)) + " | mean |", "|---|" + "---|" * (len(digits) + 1)]
-        for v in VARIANTS:
-            cells = {r["digit"]: r for r in rs if r["variant"] == v}
-            if not cells:
-                continue
-            vals = [f"{cells[d]['untrained_localised']:.0f} → {cells[d]['test_localised']:.1f}" if d in cells else "—"
-                    for d in digits]
-            mean = sum(c["test_localised"] for c in cells.values()) / len(cells)
-            parts.append(f"| {v} | " + " | ".join(vals) + f" | {mean:.1f} |")
+                  "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
+        parts += ["| " + " | ".join(row) + " |" for row in rows]
     md_path = out_dir / "colocalisation.md"
     md_path.write_text("\n".join(parts) + "\n")
     return md_path, csv_path
