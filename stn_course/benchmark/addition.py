@@ -32,7 +32,7 @@ from ..models import (ADDITION_MODELS, ADDITION_NAMES, ParallelTransformers, STC
                       count_parameters, normalize_addition_name)
 from ..transformer import SpatialTransformer
 from . import table1
-from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report
+from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, markdown_table, run_id,
                       save_weights_half, write_csv, write_json)
@@ -214,7 +214,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     out_dir = records_folder(args, OUT_DIR)
     if args.report:
-        return report(out_dir, write_addition_table)
+        return report_only(out_dir, write_addition_table)
     schedule = chosen_schedule(args, SCHEDULES)
     if args.threads:
         torch.set_num_threads(args.threads)

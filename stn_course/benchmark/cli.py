@@ -71,7 +71,7 @@ def chosen_schedule(args: argparse.Namespace, schedules: Mapping[str, Any]) -> A
     return schedule
 
 
-def report(out_dir: Path, write: Callable[[Path], tuple[Path, Path] | None]) -> int:
+def report_only(out_dir: Path, write: Callable[[Path], tuple[Path, Path] | None]) -> int:
     """``--report``: aggregate the records in ``out_dir`` with ``write`` and say what it wrote."""
     written = write(out_dir)
     print(f"wrote {written[0]} and {written[1]}" if written else f"no run records in {out_dir}")

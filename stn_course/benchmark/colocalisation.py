@@ -28,7 +28,7 @@ from .. import training
 from ..distortions import COLOCALISATION
 from ..models import count_parameters
 from . import table1
-from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report
+from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
 from .records import RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, run_id, write_csv, write_json
 
@@ -212,7 +212,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     out_dir = records_folder(args, OUT_DIR)
     if args.report:
-        return report(out_dir, write_coloc_table)
+        return report_only(out_dir, write_coloc_table)
     schedule = chosen_schedule(args, SCHEDULES)
     if args.threads:
         torch.set_num_threads(args.threads)

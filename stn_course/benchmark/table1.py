@@ -16,7 +16,7 @@ import torch
 from .. import distortions as _distortions
 from .. import training
 from ..models import DISTORTIONS, MODEL_NAMES, PAPER_NAMES, build_model, count_parameters, normalize_name
-from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report
+from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
 from .report import best_groups
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, markdown_table, run_id,
@@ -203,7 +203,7 @@ def _table1_arguments(p: argparse.ArgumentParser) -> None:
 def _run_table1(args: argparse.Namespace) -> int:
     out_dir = records_folder(args, RESULTS_DIR / "table1")
     if args.report:
-        return report(out_dir, write_table1)
+        return report_only(out_dir, write_table1)
     if args.jobs > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ValueError("--jobs runs cells in separate processes; do not combine it with torchrun")
     schedule = chosen_schedule(args, SCHEDULES)
