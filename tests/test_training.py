@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from stn_course import training
+from stn_course.training.batches import _epoch_order
 from stn_course.models import STClassifier, make_st, FCN
 
 
@@ -111,7 +112,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
 def test_nan_loss_raises_naming_the_step():
     x, y = _data()
     x = x.clone()
-    order = training._epoch_order(len(x), 0, 0)
+    order = _epoch_order(len(x), 0, 0)
     x[order[5 * 32]] = float("nan")  # the first image of step 6's batch
     with pytest.raises(training.TrainingDiverged, match="at step 6 of"):
         training.fit(_model(), (x, y), steps=10, batch_size=32, progress=False)
@@ -357,7 +358,7 @@ def test_an_iterable_dataset_is_refused_by_name():
 def test_fingerprint_of_a_tensor_too_large_for_float32_positions():
     """A float32 linspace over 82,944,000 values rounds its last index past the end (an IndexError
     in fit's resume fingerprint for a 40,000-image training set of 48×48 colour crops)."""
-    from stn_course.training import _tensor_digest
+    from stn_course.training.fingerprint import _tensor_digest
 
     big = torch.zeros(82_944_000, dtype=torch.uint8)
     big[-1] = 7

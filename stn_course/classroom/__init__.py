@@ -29,7 +29,7 @@ An exercise may carry optional metadata ``{"stn_course": {"hint": ..., "goal": .
 "Hint:" paragraph of the exercise text, the goal from the text's first sentence and the time
 is estimated from the length of the reference solution.
 
-One module per concern: ``chapters`` (the format, and reading it), ``student`` (stubs),
+One module per concern: ``markers`` (the format), ``chapters`` (reading it), ``student`` (stubs),
 ``audit`` (no solution in what learners get), ``assignments`` (roster, chapters, submissions),
 ``sandbox`` (bubblewrap and limits), ``kernel`` (cells under limits), ``trusted`` (hidden
 inputs, references, the comparison), ``grading``, ``reports`` (CSV, feedback files, shards),
@@ -37,10 +37,8 @@ inputs, references, the comparison), ``grading``, ``reports`` (CSV, feedback fil
 """
 
 from .audit import package_leaks, student_notebook_leaks
-from .chapters import (BEGIN_HIDDEN, BEGIN_SOLUTION, CHECK_TAG, CODE_STUB_COMMENT, DEFAULT_HINT, END_HIDDEN,
-                       END_SOLUTION, HIDDEN_TAG, SOLUTION_TAG, SOLUTION_TEXT_TAG, TEXT_STUB, Chapter, Directive, Exercise,
-                       chapter_paths, directives, has_exercises, is_check_cell, is_hidden_cell,
-                       is_solution_cell, problems, read_chapter)
+from .chapters import (Chapter, Directive, Exercise, chapter_paths, directives, has_exercises, is_check_cell,
+                       is_hidden_cell, is_solution_cell, problems, read_chapter)
 from .cli import main
 from .assignments import Submission, check_chapters, find_submissions, read_manifest, read_roster, unlisted
 from .grading import PRELOAD, Setup, grade_class, grade_submission
@@ -49,13 +47,15 @@ from .reports import CSV_FIELDS, Score, merge_csv, read_csv, totals, write_csv, 
 from .sandbox import Limits, Sandbox, Workspace, find_sandbox
 from .trusted import Hidden, Verdict, load_references
 from .sphinx import build_student_book, setup, student_book_config
-from .student import (leaks, remove_hidden_tests, stub_message, stub_source, student_notebook,
-                      write_student_notebooks)
+from .markers import (BEGIN_HIDDEN, BEGIN_SOLUTION, CHECK_TAG, CODE_STUB_COMMENT, DEFAULT_HINT, END_HIDDEN,
+                      END_SOLUTION, HIDDEN_TAG, SOLUTION_TAG, SOLUTION_TEXT_TAG, TEXT_STUB, remove_hidden_tests,
+                      stub_source)
+from .student import leaks, stub_message, student_notebook, write_student_notebooks
 from .table import exercise_table
 from .verification import Verification, cell_names, needed_cells, verify
 
 __all__ = [
-    # chapters: the exercise format
+    # markers: the exercise format
     "SOLUTION_TAG", "SOLUTION_TEXT_TAG", "CHECK_TAG", "HIDDEN_TAG", "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN",
     "END_HIDDEN", "CODE_STUB_COMMENT", "TEXT_STUB", "DEFAULT_HINT",
     "Directive", "directives", "is_solution_cell", "is_hidden_cell", "is_check_cell", "Exercise",

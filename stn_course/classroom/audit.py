@@ -11,7 +11,8 @@ import nbformat
 
 import stn_course
 
-from .chapters import Chapter, _solution_regions, read_chapter
+from .chapters import Chapter, read_chapter
+from .markers import solution_regions
 from .student import leaks
 
 __all__ = ["package_leaks", "student_notebook_leaks"]
@@ -27,7 +28,7 @@ def _solution_lines(chapter: Chapter) -> dict[str, list[str]]:
     """Each exercise's long solution lines (comments left out), squeezed of white space."""
     out: dict[str, list[str]] = {}
     for label, ex in chapter.exercises.items():
-        lines = [_squeeze(line) for i in ex.solutions for line in _solution_regions(chapter.nb.cells[i].source)
+        lines = [_squeeze(line) for i in ex.solutions for line in solution_regions(chapter.nb.cells[i].source)
                  if not line.strip().startswith("#")]
         out[label] = [line for line in lines if len(line) >= _MIN_CHARS]
     return out

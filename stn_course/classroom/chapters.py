@@ -1,4 +1,4 @@
-"""The exercise format (tags, solution markers) and reading it: a chapter's exercises and the role of each cell."""
+"""Reading the exercise format (:mod:`.markers`): a chapter's exercises and the role of each cell."""
 
 from __future__ import annotations
 
@@ -11,18 +11,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-SOLUTION_TAG = "exercise-solution"
-CHECK_TAG = "exercise-check"
-HIDDEN_TAG = "exercise-hidden"
-#: Markdown inside a solution (the reasoning in a {solution-start} cell, a {solution} model answer):
-#: our student notebooks drop it with its wrapper; nbgrader keeps markdown, so its config removes
-#: cells with this tag (instructor guide).
-SOLUTION_TEXT_TAG = "exercise-solution-text"
-BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
-BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-CODE_STUB_COMMENT = "# YOUR CODE HERE"
-TEXT_STUB = "YOUR ANSWER HERE"
-DEFAULT_HINT = "replace this line with your code, then run the check cell below."
+from .markers import (BEGIN_SOLUTION, CHECK_TAG, DEFAULT_HINT, END_SOLUTION, HIDDEN_TAG, SOLUTION_TAG,
+                      solution_regions, stub_source)
 
 _DIRECTIVE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}[ \t]*(?P<arg>.*?)\s*$")
 _OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*)$")
@@ -184,19 +174,6 @@ def _shorten(text: str, limit: int) -> str:
     return ""
 
 
-def _solution_regions(source: str) -> list[str]:
-    """The lines between BEGIN/END SOLUTION markers."""
-    lines, inside, out = source.split("\n"), False, []
-    for line in lines:
-        if BEGIN_SOLUTION in line:
-            inside = True
-        elif END_SOLUTION in line:
-            inside = False
-        elif inside:
-            out.append(line)
-    return out
-
-
 def read_chapter(source: str | os.PathLike | NotebookNode) -> Chapter:
     """Parse a chapter notebook (path or notebook) into its exercises and cell roles.
 
@@ -250,7 +227,7 @@ def read_chapter(source: str | os.PathLike | NotebookNode) -> Chapter:
                 getattr(ex, {"solution": "solutions", "check": "checks", "hidden": "hidden"}[role]).append(i)
                 if role == "solution":
                     ex.meta = {**ex.meta, **_stn_meta(cell)}
-                    ex.solution_lines += sum(1 for line in _solution_regions(cell.source)
+                    ex.solution_lines += sum(1 for line in solution_regions(cell.source)
                                              if line.strip() and not line.strip().startswith("#"))
                 else:
                     ex.points += float(_nbgrader(cell).get("points", 0) or 0)
@@ -275,8 +252,6 @@ def chapter_paths(book_dir: str | os.PathLike = "book") -> list[Path]:
 
 def problems(chapter: Chapter) -> list[str]:
     """Everything in a chapter that breaks the exercise format (empty list: all good)."""
-    from .student import stub_source  # student.py builds on this module, so import it here
-
     out: list[str] = []
     seen_ids: dict[str, int] = {}
     for i, cell in enumerate(chapter.nb.cells):

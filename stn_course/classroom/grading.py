@@ -25,9 +25,9 @@ import nbformat
 from .assignments import Submission
 from .chapters import Chapter, is_check_cell, is_hidden_cell
 from .kernel import CellResult, Kernel, sandbox_env
+from .markers import remove_hidden_tests
 from .reports import Score
 from .sandbox import Sandbox, Workspace, find_sandbox
-from .student import remove_hidden_tests
 from .trusted import Hidden, Verdict, draw, harness, judge, read_outputs, write_inputs
 
 __all__ = ["PRELOAD", "Setup", "grade_submission", "grade_class"]

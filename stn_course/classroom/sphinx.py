@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .chapters import BEGIN_HIDDEN, HIDDEN_TAG
-from .student import remove_hidden_tests
+from .markers import BEGIN_HIDDEN, HIDDEN_TAG, remove_hidden_tests
 
 def setup(app) -> dict[str, Any]:
     """Sphinx extension: render the book without solutions (the student edition).

@@ -11,61 +11,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .chapters import (BEGIN_HIDDEN, BEGIN_SOLUTION, CODE_STUB_COMMENT, END_HIDDEN, END_SOLUTION, TEXT_STUB,
-                       Chapter, Exercise, _solution_regions, directives, problems, read_chapter)
-
-def stub_source(source: str, message: str) -> str:
-    """Replace each BEGIN/END SOLUTION region by a stub raising ``NotImplementedError(message)``.
-
-    The stub keeps the indentation of its BEGIN line (as nbgrader does); a solution cell
-    without markers is replaced whole.
-    """
-    out, inside, replaced = [], False, False
-    for line in source.split("\n"):
-        if BEGIN_SOLUTION in line:
-            if inside:
-                raise ValueError("nested '### BEGIN SOLUTION' markers")
-            indent = re.match(r"\s*", line)[0]
-            out += [indent + CODE_STUB_COMMENT, f"{indent}raise NotImplementedError({message!r})"]
-            inside = replaced = True
-        elif END_SOLUTION in line:
-            if not inside:
-                raise ValueError("'### END SOLUTION' without a matching BEGIN")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError("'### BEGIN SOLUTION' without a matching END")
-    if not replaced:
-        return f"{CODE_STUB_COMMENT}\nraise NotImplementedError({message!r})"
-    return "\n".join(out)
-
-
-def _text_stub(source: str) -> str:
-    out, inside, replaced = [], False, False
-    for line in source.split("\n"):
-        if BEGIN_SOLUTION in line:
-            out.append(re.match(r"\s*", line)[0] + TEXT_STUB)
-            inside = replaced = True
-        elif END_SOLUTION in line:
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out) if replaced else TEXT_STUB
-
-
-def remove_hidden_tests(source: str) -> str:
-    """Drop ``### BEGIN HIDDEN TESTS`` … ``### END HIDDEN TESTS`` regions of a check cell."""
-    out, inside = [], False
-    for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
-            inside = True
-        elif END_HIDDEN in line:
-            inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out)
-
+from .chapters import Chapter, Exercise, directives, problems, read_chapter
+from .markers import remove_hidden_tests, solution_regions, stub_source, text_stub
 
 def _remove_solution_directives(markdown: str) -> str:
     lines = markdown.split("\n")
@@ -101,7 +48,7 @@ def student_notebook(chapter: Chapter) -> NotebookNode:
             if cell.cell_type == "code":
                 cell.source = stub_source(cell.source, stub_message(ex))
             else:
-                cell.source = _text_stub(cell.source)
+                cell.source = text_stub(cell.source)
         elif role == "check":
             cell.source = remove_hidden_tests(cell.source)
         elif cell.cell_type == "markdown":
@@ -125,7 +72,7 @@ def leaks(chapter: Chapter, student: NotebookNode | None = None, min_chars: int 
     for i, cell in enumerate(chapter.nb.cells):
         if chapter.roles[i] != "solution":
             continue
-        for line in _solution_regions(cell.source):
+        for line in solution_regions(cell.source):
             squeezed = re.sub(r"\s+", "", line)
             if len(squeezed) >= min_chars and not line.strip().startswith("#") and squeezed in shown:
                 out.append(f"cell {i}: {line.strip()!r}")

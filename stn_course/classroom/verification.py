@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .chapters import Chapter, is_solution_cell, read_chapter
 from .kernel import CellResult, Kernel, kernel_env
-from .student import stub_message, stub_source, student_notebook
+from .markers import stub_source
+from .student import stub_message, student_notebook
 
 @dataclass
 class Verification:
