@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
+import numbers
 import os
 import textwrap
 from collections.abc import Callable, Sequence
@@ -94,26 +96,55 @@ def _describe(x: Any) -> str:
     return repr(x) if len(repr(x)) < 80 else type(x).__name__
 
 
+def _tensor_problem(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> str | None:
+    """How a tensor differs from the expected one: shape, then dtype kind, then finiteness, then values."""
+    if got.shape != expected.shape:
+        return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
+    if got.dtype == torch.bool and expected.dtype != torch.bool or got.is_complex() and not expected.is_complex():
+        return f"expected a tensor of dtype {expected.dtype}, got dtype {got.dtype}"
+    got_, exp_ = got.detach().to(torch.float64).cpu(), expected.detach().to(torch.float64).cpu()
+    bad = ~torch.isfinite(got_) & torch.isfinite(exp_)
+    if bad.any():
+        where = tuple(int(i) for i in torch.unravel_index(bad.flatten().nonzero()[0, 0], bad.shape)) if bad.dim() else ()
+        return f"expected finite values, got {got_[where].item()} at index {where}"
+    if not torch.allclose(got_, exp_, atol=atol, rtol=rtol, equal_nan=True):
+        diff = (got_ - exp_).abs().nan_to_num(nan=math.inf)
+        where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape)) if diff.dim() else ()
+        return (f"values differ: largest difference {diff.max().item():.3g} at index {where} "
+                f"(expected {exp_[where].item():.6g}, got {got_[where].item():.6g})")
+    return None
+
+
+def _number_problem(got: Any, expected: float, atol: float, rtol: float) -> str | None:
+    """How a number differs from the expected float: type, then finiteness, then value."""
+    if isinstance(got, bool) or not isinstance(got, numbers.Real) and not (
+            isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_complex() and got.dtype != torch.bool):
+        return f"expected a number, got {_describe(got)}"
+    value = float(got)
+    if math.isfinite(expected) and not math.isfinite(value):
+        return f"expected a finite number, got {value}"
+    if not (value == expected or abs(value - expected) <= atol + rtol * abs(expected)):
+        return f"expected {expected:.6g}, got {value:.6g}"
+    return None
+
+
 def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5) -> str | None:
-    """Return None when ``got`` matches ``expected``, else a sentence saying how it differs."""
+    """Return None when ``got`` matches ``expected``, else a sentence saying how it differs.
+
+    Types and shapes are checked before values, and a NaN or infinity never matches a finite
+    expected value (``abs(nan - x) > tol`` is False, so a bare tolerance test would pass it).
+    """
     if isinstance(expected, torch.Tensor):
         if not isinstance(got, torch.Tensor):
             return f"expected a torch.Tensor, got {_describe(got)}"
-        if got.shape != expected.shape:
-            return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
-        got_, exp_ = got.detach().to(torch.float64).cpu(), expected.detach().to(torch.float64).cpu()
-        if not torch.allclose(got_, exp_, atol=atol, rtol=rtol, equal_nan=True):
-            diff = (got_ - exp_).abs()
-            where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape)) if diff.dim() else ()
-            return (f"values differ: largest difference {diff.max().item():.3g} at index {where} "
-                    f"(expected {exp_[where].item():.6g}, got {got_[where].item():.6g})")
-        return None
+        return _tensor_problem(got, expected, atol, rtol)
     if isinstance(expected, float):
-        if not isinstance(got, (int, float)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
-            return f"expected a number, got {_describe(got)}"
-        if abs(float(got) - expected) > atol + rtol * abs(expected):
-            return f"expected {expected:.6g}, got {float(got):.6g}"
-        return None
+        return _number_problem(got, expected, atol, rtol)
+    if isinstance(expected, bool) and not isinstance(got, bool):
+        return f"expected {expected!r} (a bool), got {_describe(got)}"
+    if isinstance(expected, int) and not isinstance(expected, bool) and (
+            isinstance(got, bool) or not isinstance(got, numbers.Integral)):
+        return f"expected an int, got {_describe(got)}"
     if got != expected:
         return f"expected {_describe(expected)}, got {_describe(got)}"
     return None
