@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
+from stn_course import classroom
 from stn_course.classroom import Hidden
-from stn_course.classroom.trusted import judge
+from stn_course.classroom.assignments import Submission
+from stn_course.classroom.grading import grade_class
+from stn_course.classroom.trusted import judge, load_references
 from stn_course.exercises import Case, compare_plain
 
 
@@ -43,3 +47,28 @@ def test_types_are_checked_before_values():
     assert compare_plain(torch.zeros(2, 3), torch.zeros(3, 2)) == "expected shape (3, 2), got (2, 3)"
     assert compare_plain(0.5, 0.5) is None and compare_plain(3, 3) is None
     assert compare_plain(torch.tensor(0.25), 0.25) is None
+
+
+FIXTURE_DIR = Path(__file__).resolve().parent / "classroom_fixture"
+CHAPTER = "00_fixture"
+
+
+def _setup() -> classroom.Setup:
+    chapter = classroom.read_chapter(FIXTURE_DIR / f"{CHAPTER}.ipynb")
+    return classroom.Setup({CHAPTER: chapter}, load_references(FIXTURE_DIR / "instructor"))
+
+
+@pytest.mark.parametrize("text", [
+    '{"cells": [{"cell_type": "code", "source": 5, "metadata": {}, "outputs": [], "execution_count": null}], '
+    '"metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+    '{"cells": 5, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+    '[1, 2]'])
+def test_a_malformed_notebook_is_rejected_in_its_own_rows_only(tmp_path, text):
+    bad = tmp_path / "bad" / f"{CHAPTER}.ipynb"
+    bad.parent.mkdir()
+    bad.write_text(text, encoding="utf-8")
+    subs = [Submission("bad", CHAPTER, bad), Submission("gone", CHAPTER, None)]
+    rows = grade_class(subs, _setup())
+    assert [r.student for r in rows] == ["bad", "bad", "gone", "gone"]
+    assert all(r.points == 0 and r.feedback.startswith("could not read the notebook: ") for r in rows[:2])
+    assert all(r.feedback == "no submission" for r in rows[2:])

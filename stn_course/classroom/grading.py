@@ -173,16 +173,31 @@ def _rows(sub: Submission, setup: Setup, verdicts: list[tuple[str, float, Verdic
                   setup.sandbox.description) for label, worth, v in verdicts]
 
 
+def _read_notebook(text: str):
+    """The notebook in ``text``, or the reason it cannot be graded (read as data: it must be a valid notebook)."""
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+        if not all(isinstance(c.get("source"), str) for c in nb.cells):
+            raise ValueError("a cell's source is not text")
+    except Exception as err:  # unreadable or malformed: nothing can be scored
+        return None, f"could not read the notebook: {type(err).__name__}: {err}"[:300]
+    return nb, ""
+
+
+def _failed_rows(sub: Submission, setup: Setup, why: str) -> list[Score]:
+    """Every exercise of a submission at 0 points, with the reason."""
+    return _rows(sub, setup, [(label, worth, Verdict(False, why)) for label, worth, _ in setup.hidden(sub.chapter)], [])
+
+
 async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> list[Score]:
     """Grade one learner's notebook for one chapter (``text``: the file as read before grading began)."""
     exercises = setup.hidden(sub.chapter)
     if sub.path is None or text is None:
         return _rows(sub, setup, [(label, worth, Verdict(False, "no submission")) for label, worth, _ in exercises], [])
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as err:  # unreadable: nothing can be scored
-        why = f"could not read the notebook: {type(err).__name__}: {err}"[:300]
-        return _rows(sub, setup, [(label, worth, Verdict(False, why)) for label, worth, _ in exercises], [])
+    nb, why = _read_notebook(text)
+    if nb is None:
+        return _failed_rows(sub, setup, why)
     sources = _code_cells(nb, setup.chapters[sub.chapter])
     space = Workspace.create()
     kernel = Kernel(space.work, sandbox_env(space, setup.quick), sandbox=setup.sandbox,
@@ -230,7 +245,10 @@ def grade_class(subs: Sequence[Submission], setup: Setup, jobs: int = 1) -> list
 
         async def one(sub, text):
             async with gate:
-                return await grade_submission(sub, text, setup)
+                try:
+                    return await grade_submission(sub, text, setup)
+                except Exception as err:  # one bad submission spoils only its own rows
+                    return _failed_rows(sub, setup, f"grading failed: {type(err).__name__}: {err}"[:300])
 
         return await asyncio.gather(*(one(s, t) for s, t in zip(subs, texts)))
 
