@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from stn_course import classroom
 from stn_course.classroom import Hidden
 from stn_course.classroom.assignments import Submission
 from stn_course.classroom.grading import grade_class
+from stn_course.classroom.reports import Score, read_csv, write_csv, write_feedback
 from stn_course.classroom.trusted import judge, load_references
 from stn_course.exercises import Case, compare_plain
 
@@ -72,3 +74,31 @@ def test_a_malformed_notebook_is_rejected_in_its_own_rows_only(tmp_path, text):
     assert [r.student for r in rows] == ["bad", "bad", "gone", "gone"]
     assert all(r.points == 0 and r.feedback.startswith("could not read the notebook: ") for r in rows[:2])
     assert all(r.feedback == "no submission" for r in rows[2:])
+
+
+def _score(student: str, feedback: str = "ok", **kw) -> Score:
+    return Score(student, CHAPTER, kw.pop("exercise", "ex-a"), 1.0, 2.0, feedback, **kw)
+
+
+def test_feedback_files_never_collide(tmp_path):
+    students = ["a b", "a_b", "a/b", "Ann", "ann", "..", "a_b-" + "0" * 8]
+    written = write_feedback([_score(s, f"for {s}") for s in students], tmp_path)
+    assert len(written) == len(students) == len({p.name.lower() for p in written})
+    assert {p.parent for p in written} == {tmp_path}
+    for student, path in zip(students, written):
+        assert path.read_text(encoding="utf-8").startswith(f"# Feedback for {student}\n")
+    assert (tmp_path / "a_b.md").is_file() and (tmp_path / "Ann.md").is_file()  # plain ids keep their names
+
+
+def test_csv_cells_that_could_be_formulas_are_escaped(tmp_path):
+    attacks = ['=HYPERLINK("http://x","y")', "+1+2", "-3", "@SUM(A1)", "\tx", "\rx", "'=already"]
+    scores = [_score(a, feedback=a, notes=a, exercise=f"ex-{i}") for i, a in enumerate(attacks)]
+    path = tmp_path / "grades.csv"
+    write_csv(scores, path)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    for row in rows:
+        for i in (0, 5, 6):
+            assert row[i].startswith("'"), row
+    assert [r[3] for r in rows] == ["1"] * len(attacks)
+    assert read_csv(path) == scores  # merging shards reads the exact values back
