@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
@@ -102,3 +104,19 @@ def test_csv_cells_that_could_be_formulas_are_escaped(tmp_path):
             assert row[i].startswith("'"), row
     assert [r[3] for r in rows] == ["1"] * len(attacks)
     assert read_csv(path) == scores  # merging shards reads the exact values back
+
+
+def test_links_are_refused_not_graded_as_the_learners_work(tmp_path):
+    own = tmp_path / "subs" / "correct" / f"{CHAPTER}.ipynb"
+    own.parent.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), own)
+    (tmp_path / "subs" / "follower").symlink_to(own.parent)           # a folder that is a symbolic link
+    (tmp_path / "subs" / "filelink").mkdir()
+    (tmp_path / "subs" / "filelink" / f"{CHAPTER}.ipynb").symlink_to(own)  # a file that is one
+    (tmp_path / "subs" / "hard").mkdir()
+    os.link(own, tmp_path / "subs" / "hard" / f"{CHAPTER}.ipynb")     # a hard-linked copy
+    subs = classroom.find_submissions(tmp_path / "subs", ["follower", "filelink", "hard"], [CHAPTER])
+    rows = grade_class(subs, _setup())
+    assert [r.student for r in rows] == ["follower", "follower", "filelink", "filelink", "hard", "hard"]
+    assert all(r.points == 0 and r.feedback.startswith("refused: ") for r in rows), [r.feedback for r in rows]
+    assert "symbolic link" in rows[0].feedback and "hard link" in rows[4].feedback

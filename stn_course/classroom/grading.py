@@ -12,7 +12,9 @@ that ran before are run again, and grading goes on.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import stat
 import secrets
 import time
 import zlib
@@ -193,6 +195,8 @@ def _failed_rows(sub: Submission, setup: Setup, why: str) -> list[Score]:
 async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> list[Score]:
     """Grade one learner's notebook for one chapter (``text``: the file as read before grading began)."""
     exercises = setup.hidden(sub.chapter)
+    if sub.refused:
+        return _failed_rows(sub, setup, sub.refused)
     if sub.path is None or text is None:
         return _rows(sub, setup, [(label, worth, Verdict(False, "no submission")) for label, worth, _ in exercises], [])
     nb, why = _read_notebook(text)
@@ -225,13 +229,25 @@ async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> l
 
 def _read_all(subs: Sequence[Submission]) -> list[str | None]:
     """Every submitted file, read before any learner's code runs (a snapshot no learner can change)."""
-    texts = []
-    for sub in subs:
+    return [_read_one(sub) if sub.path and not sub.refused else None for sub in subs]
+
+
+def _read_one(sub: Submission) -> str | None:
+    """A submitted file's text, opened without following a link; a link refuses the submission."""
+    try:
+        fd = os.open(sub.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        sub.refused = f"refused: could not open {sub.path.name} as a plain file ({err.strerror})"
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            sub.refused = f"refused: {sub.path.name} is not a plain file with one name (a link?)"
+            return None
         try:
-            texts.append(sub.path.read_text(encoding="utf-8") if sub.path else None)
+            return f.read().decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
-            texts.append(f"<unreadable: {err}>")
-    return texts
+            return f"<unreadable: {err}>"
 
 
 def grade_class(subs: Sequence[Submission], setup: Setup, jobs: int = 1) -> list[Score]:
