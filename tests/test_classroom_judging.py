@@ -46,7 +46,7 @@ def test_types_are_checked_before_values():
     assert compare_plain(True, 1.0) == "expected a number, got True"
     assert compare_plain(4.0, 4) == "expected an int, got 4.0"
     assert compare_plain(True, 1) == "expected an int, got True"
-    assert compare_plain(1, True).startswith("expected True (a bool)")
+    assert compare_plain(1, True).startswith("expected a bool")
     assert compare_plain(torch.tensor([True, False]), torch.tensor([1.0, 0.0])).startswith("expected a tensor of dtype")
     assert compare_plain(torch.zeros(2, 3), torch.zeros(3, 2)) == "expected shape (3, 2), got (2, 3)"
     assert compare_plain(0.5, 0.5) is None and compare_plain(3, 3) is None
@@ -120,3 +120,29 @@ def test_links_are_refused_not_graded_as_the_learners_work(tmp_path):
     assert [r.student for r in rows] == ["follower", "follower", "filelink", "filelink", "hard", "hard"]
     assert all(r.points == 0 and r.feedback.startswith("refused: ") for r in rows), [r.feedback for r in rows]
     assert "symbolic link" in rows[0].feedback and "hard link" in rows[4].feedback
+
+
+@pytest.mark.parametrize("want, got", [(0.123456, 0.5), (6, 5), ("secret", "guess"),
+                                       (torch.tensor([0.123456, 2.0]), torch.tensor([0.5, 2.0])),
+                                       ([1.0, {"k": 0.123456}], [1.0, {"k": 0.5}])])
+def test_feedback_never_shows_a_hidden_expected_value(want, got):
+    case = Case("a 3×4 image at (x, y) = (1.250, 2.500)")
+    verdict = judge(_hidden(), [case], [want], [("ok", got)])
+    assert not verdict.passed and verdict.feedback.startswith("hidden case 1/1 (a 3×4 image")
+    for secret in ("0.123456", "0.123", "6", "secret", "0.623", "0.376"):
+        assert secret not in verdict.feedback.replace("1/1", ""), verdict.feedback
+    assert "got" in verdict.feedback
+    fixed = judge(_hidden(), [case], [want], [("ok", got)], show_inputs=False)
+    assert fixed.feedback.startswith("hidden case 1/1: ") and "1.250" not in fixed.feedback
+
+
+def test_a_fixed_seed_hides_the_inputs_in_feedback(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr(classroom.cli, "grade_class", lambda subs, setup, jobs: seen.setdefault("setup", setup) and [])
+    root = Path(__file__).resolve().parent / "classroom_fixture"
+    args = ["grade", "--submissions", str(tmp_path), "--chapter", CHAPTER, "--source", str(root),
+            "--references", str(root / "instructor"), "--out", str(tmp_path / "g.csv"), "--no-sandbox"]
+    assert classroom.main([*args, "--seed", "7"]) == 0
+    assert seen.pop("setup").show_inputs is False
+    assert classroom.main(args) == 0
+    assert seen["setup"].show_inputs is True

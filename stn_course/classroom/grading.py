@@ -50,6 +50,7 @@ class Setup:
     quick: bool = True
     preload: str = PRELOAD
     seed: int = field(default_factory=lambda: secrets.randbits(62))
+    show_inputs: bool = True  # False with a fixed seed: its hidden inputs repeat, so feedback must not show them
     _drawn: dict = field(default_factory=dict, repr=False)
 
     def hidden(self, chapter: str) -> list[tuple[str, float, Hidden]]:
@@ -214,7 +215,7 @@ async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> l
         for label, worth, spec in exercises:
             cases, expected = setup.cases(sub.chapter, label, spec)
             got, result = await run.probe(spec, cases, space, label)
-            verdict = judge(spec, cases, expected, got) if result.ok else Verdict(False, _probe_failure(spec, result, setup))
+            verdict = judge(spec, cases, expected, got, setup.show_inputs) if result.ok else Verdict(False, _probe_failure(spec, result, setup))
             if not verdict.passed:
                 verdict.feedback = _defining_cell_problem(spec, sources, run.results, setup) + verdict.feedback
             verdicts.append((label, worth, verdict))

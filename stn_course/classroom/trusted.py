@@ -188,8 +188,13 @@ class Verdict:
     feedback: str
 
 
-def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | None) -> Verdict:
-    """Compare what the learner's function returned with the reference's answers."""
+def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | None,
+          show_inputs: bool = True) -> Verdict:
+    """Compare what the learner's function returned with the reference's answers.
+
+    The feedback says which hidden case failed and how, never the expected value; with
+    ``show_inputs`` False (a fixed seed, whose inputs repeat from run to run) not the case's inputs either.
+    """
     name = f"`{hidden.function}`"
     if outputs is None:
         return Verdict(False, f"no result came back from the kernel for {name}")
@@ -203,12 +208,12 @@ def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | Non
     if len(outputs) != len(cases):
         return Verdict(False, f"no complete result came back from the kernel for {name}")
     for i, (case, want, (status, got)) in enumerate(zip(cases, expected, outputs), 1):
-        label = f"hidden case {i}/{len(cases)} ({case.description})"
+        label = f"hidden case {i}/{len(cases)}" + (f" ({case.description})" if show_inputs else "")
         if status == "unfinished":
             return Verdict(False, f"not attempted yet: {name} still raises NotImplementedError")
         if status == "error":
             return Verdict(False, f"{label}: your code raised {got}")
-        problem = compare_plain(got, want, hidden.atol, hidden.rtol)
+        problem = compare_plain(got, want, hidden.atol, hidden.rtol, hide=True)
         if problem:
             return Verdict(False, f"{label}: {problem}")
     return Verdict(True, f"✓ {hidden.function}: all {len(cases)} hidden cases pass")
