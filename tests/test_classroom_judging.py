@@ -146,3 +146,14 @@ def test_a_fixed_seed_hides_the_inputs_in_feedback(monkeypatch, tmp_path):
     assert seen.pop("setup").show_inputs is False
     assert classroom.main(args) == 0
     assert seen["setup"].show_inputs is True
+
+
+def test_errors_in_ordinary_cells_are_reported():
+    from stn_course.classroom.grading import _cell_note
+    from stn_course.classroom.kernel import CellResult
+
+    setup = _setup()
+    note = _cell_note(1, CellResult("error", "ModuleNotFoundError", "No module named 'stn_course'"), setup)
+    assert note == "code cell 1 raised ModuleNotFoundError: No module named 'stn_course'"
+    assert _cell_note(2, CellResult("error", "NotImplementedError", "stub"), setup) == ""
+    assert _cell_note(3, CellResult("ok"), setup) == ""

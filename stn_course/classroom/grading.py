@@ -146,7 +146,13 @@ def _what_happened(r: CellResult, output_limit: int) -> str:
 
 
 def _cell_note(n: int, r: CellResult, setup: Setup) -> str:
-    """A note on a cell that ran out of time or output, or lost its kernel (errors are the learner's own)."""
+    """A note on a cell that raised, ran out of time or output, or lost its kernel.
+
+    Errors in ordinary cells are reported too (a kernel that cannot ``import stn_course`` must
+    not pass unnoticed); only an unfinished exercise's ``NotImplementedError`` is not.
+    """
+    if r.status == "error" and r.ename != "NotImplementedError":
+        return f"code cell {n} {_what_happened(r, setup.output_limit)}"[:300]
     if r.status not in ("timeout", "stuck", "dead", "output"):
         return ""
     note = f"code cell {n} {_what_happened(r, setup.output_limit)}"
