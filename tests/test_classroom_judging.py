@@ -157,3 +157,30 @@ def test_errors_in_ordinary_cells_are_reported():
     assert note == "code cell 1 raised ModuleNotFoundError: No module named 'stn_course'"
     assert _cell_note(2, CellResult("error", "NotImplementedError", "stub"), setup) == ""
     assert _cell_note(3, CellResult("ok"), setup) == ""
+
+
+def test_results_too_big_to_compare_are_refused_cheaply(tmp_path):
+    import time
+
+    from stn_course.classroom.trusted import read_outputs
+
+    shared: list = [1.0]
+    for _ in range(60):  # 60 levels of one list held twice: 2**60 items to walk
+        shared = [shared, shared]
+    wide: list = [0.5]
+    for _ in range(25):
+        wide = [wide] * 8
+    huge = torch.zeros(1).expand(2**31)  # 8 bytes of storage, 2**31 elements
+    for i, bad in enumerate([[("ok", huge)], [("ok", shared)], [("ok", wide)]]):
+        path = tmp_path / f"r{i}.pt"
+        torch.save(bad, path)
+        assert path.stat().st_size < 100_000
+        t0 = time.monotonic()
+        got = read_outputs(path)
+        verdict = judge(_hidden(), [Case("one")], [0.5], got)
+        assert time.monotonic() - t0 < 5
+        assert not verdict.passed and "was refused unread" in verdict.feedback, verdict.feedback
+    fine = tmp_path / "fine.pt"
+    torch.save([("ok", [torch.zeros(3), {"a": 1.0}])], fine)
+    (status, (tensor, plain)), = read_outputs(fine)
+    assert status == "ok" and torch.equal(tensor, torch.zeros(3)) and plain == {"a": 1.0}
