@@ -90,7 +90,8 @@ def test_every_learner_gets_what_the_instructor_expects(graded):
     notes = {student: r["notes"] for (student, _), r in rows.items()}
     assert fb[("correct", "square")] == "✓ square: all 4 hidden cases pass"
     assert fb[("untouched", "square")] == "not attempted yet: `square` still raises NotImplementedError"
-    assert fb[("partly", "mean")].startswith("hidden case ") and ": expected " in fb[("partly", "mean")]
+    assert fb[("partly", "mean")].startswith("hidden case ") and ": wrong value: got " in fb[("partly", "mean")]
+    assert "expected" not in fb[("partly", "mean")]  # a hidden case never shows its expected value
     for cheat in ("renamer", "patcher", "transformer"):  # own checks, patched checks, blanked checks: no points
         assert "NotImplementedError" in fb[(cheat, "square")], cheat
     assert "duplicate: 2 files for this chapter (00_fixture.ipynb, 00_fixture (1).ipynb); graded " \

@@ -24,12 +24,16 @@ _ID_COLUMNS = ("id", "student", "username", "login")
 
 @dataclass
 class Submission:
-    """One learner's work for one chapter: the file to grade (None: nothing handed in) and notes."""
+    """One learner's work for one chapter: the file to grade (None: nothing handed in) and notes.
+
+    ``refused`` is why the file is not graded at all (a link: someone else's work), else empty.
+    """
 
     student: str
     chapter: str
     path: Path | None
     notes: list[str] = field(default_factory=list)
+    refused: str = ""
 
 
 def read_roster(path: str | os.PathLike) -> tuple[list[str], list[str]]:
@@ -80,18 +84,38 @@ def _matches(stem: str, chapter: str) -> bool:
 def _candidates(folder: Path, chapter: str) -> list[Path]:
     if not folder.is_dir():
         return []
-    found = [p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file()
-             and not p.is_symlink() and _matches(p.stem, chapter)]
+    found = [p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+             and (p.is_file() or p.is_symlink()) and _matches(p.stem, chapter)]  # a link is found, then refused
     # the exact name first, then the newest
-    return sorted(found, key=lambda p: (p.stem != chapter, -p.stat().st_mtime, str(p)))
+    return sorted(found, key=lambda p: (p.stem != chapter, -p.lstat().st_mtime, str(p)))
+
+
+def linked(folder: Path, path: Path) -> str:
+    """Why ``path`` (under ``folder``) is not the learner's own file: a symbolic link on the way or a hard link."""
+    part = path
+    while part != folder and folder in part.parents:
+        if part.is_symlink():
+            return f"refused: {part.relative_to(folder)} is a symbolic link (to {os.readlink(part)}), not the learner's own file"
+        part = part.parent
+    if path.exists() and path.lstat().st_nlink > 1:
+        return (f"refused: {path.relative_to(folder)} is a hard link ({path.lstat().st_nlink} names for one file), "
+                "maybe someone else's file")
+    return ""
 
 
 def find_submissions(folder: str | os.PathLike, students: list[str], chapters: list[str]) -> list[Submission]:
-    """One :class:`Submission` per learner and chapter, in roster order."""
+    """One :class:`Submission` per learner and chapter, in roster order.
+
+    A learner's folder or file that is a link (symbolic or hard) is refused with a reason:
+    submissions are read as data, never followed to a classmate's work.
+    """
     folder = Path(folder)
     out = []
     for student in students:
         for chapter in chapters:
+            if (folder / student).is_symlink():
+                out.append(Submission(student, chapter, None, [], linked(folder, folder / student)))
+                continue
             found = _candidates(folder / student, chapter)
             if not found:
                 out.append(Submission(student, chapter, None, [f"no submission: no {chapter}.ipynb in "
@@ -104,7 +128,7 @@ def find_submissions(folder: str | os.PathLike, students: list[str], chapters: l
                              f"{found[0].relative_to(folder / student)} only")
             elif found[0].stem != chapter:
                 notes.append(f"file name {found[0].name!r} differs from {chapter}.ipynb: graded as {chapter}")
-            out.append(Submission(student, chapter, found[0], notes))
+            out.append(Submission(student, chapter, found[0], notes, linked(folder, found[0])))
     return out
 
 

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
     g.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                    help="grade only the I-th of N slices of the roster (0-based), to merge later")
-    g.add_argument("--seed", type=int, help="seed of the hidden inputs (default: fresh each run)")
+    g.add_argument("--seed", type=int, help="seed of the hidden inputs (default: fresh each run; with a seed, "
+                   "feedback does not show the hidden inputs)")
     g.add_argument("--require-sandbox", action="store_true", help="refuse to grade without bubblewrap")
     g.add_argument("--no-sandbox", action="store_true", help="grade without isolation (the grades say so)")
     g.add_argument("--full", action="store_true", help="do not force quick mode in the kernels")
@@ -125,7 +126,7 @@ def _grade(args) -> int:
                   timeout=args.timeout, cell_timeout=args.cell_timeout, output_limit=args.output_limit,
                   quick=not args.full, preload=args.preload)
     if args.seed is not None:
-        setup.seed = args.seed
+        setup.seed, setup.show_inputs = args.seed, False
     subs = find_submissions(args.submissions, mine, chapters)
     t0 = time.monotonic()
     scores = grade_class(subs, setup, jobs=args.jobs)

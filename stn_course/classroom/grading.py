@@ -12,7 +12,9 @@ that ran before are run again, and grading goes on.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import stat
 import secrets
 import time
 import zlib
@@ -48,6 +50,7 @@ class Setup:
     quick: bool = True
     preload: str = PRELOAD
     seed: int = field(default_factory=lambda: secrets.randbits(62))
+    show_inputs: bool = True  # False with a fixed seed: its hidden inputs repeat, so feedback must not show them
     _drawn: dict = field(default_factory=dict, repr=False)
 
     def hidden(self, chapter: str) -> list[tuple[str, float, Hidden]]:
@@ -143,7 +146,13 @@ def _what_happened(r: CellResult, output_limit: int) -> str:
 
 
 def _cell_note(n: int, r: CellResult, setup: Setup) -> str:
-    """A note on a cell that ran out of time or output, or lost its kernel (errors are the learner's own)."""
+    """A note on a cell that raised, ran out of time or output, or lost its kernel.
+
+    Errors in ordinary cells are reported too (a kernel that cannot ``import stn_course`` must
+    not pass unnoticed); only an unfinished exercise's ``NotImplementedError`` is not.
+    """
+    if r.status == "error" and r.ename != "NotImplementedError":
+        return f"code cell {n} {_what_happened(r, setup.output_limit)}"[:300]
     if r.status not in ("timeout", "stuck", "dead", "output"):
         return ""
     note = f"code cell {n} {_what_happened(r, setup.output_limit)}"
@@ -173,16 +182,33 @@ def _rows(sub: Submission, setup: Setup, verdicts: list[tuple[str, float, Verdic
                   setup.sandbox.description) for label, worth, v in verdicts]
 
 
+def _read_notebook(text: str):
+    """The notebook in ``text``, or the reason it cannot be graded (read as data: it must be a valid notebook)."""
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+        if not all(isinstance(c.get("source"), str) for c in nb.cells):
+            raise ValueError("a cell's source is not text")
+    except Exception as err:  # unreadable or malformed: nothing can be scored
+        return None, f"could not read the notebook: {type(err).__name__}: {err}"[:300]
+    return nb, ""
+
+
+def _failed_rows(sub: Submission, setup: Setup, why: str) -> list[Score]:
+    """Every exercise of a submission at 0 points, with the reason."""
+    return _rows(sub, setup, [(label, worth, Verdict(False, why)) for label, worth, _ in setup.hidden(sub.chapter)], [])
+
+
 async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> list[Score]:
     """Grade one learner's notebook for one chapter (``text``: the file as read before grading began)."""
     exercises = setup.hidden(sub.chapter)
+    if sub.refused:
+        return _failed_rows(sub, setup, sub.refused)
     if sub.path is None or text is None:
         return _rows(sub, setup, [(label, worth, Verdict(False, "no submission")) for label, worth, _ in exercises], [])
-    try:
-        nb = nbformat.reads(text, as_version=4)
-    except Exception as err:  # unreadable: nothing can be scored
-        why = f"could not read the notebook: {type(err).__name__}: {err}"[:300]
-        return _rows(sub, setup, [(label, worth, Verdict(False, why)) for label, worth, _ in exercises], [])
+    nb, why = _read_notebook(text)
+    if nb is None:
+        return _failed_rows(sub, setup, why)
     sources = _code_cells(nb, setup.chapters[sub.chapter])
     space = Workspace.create()
     kernel = Kernel(space.work, sandbox_env(space, setup.quick), sandbox=setup.sandbox,
@@ -195,7 +221,7 @@ async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> l
         for label, worth, spec in exercises:
             cases, expected = setup.cases(sub.chapter, label, spec)
             got, result = await run.probe(spec, cases, space, label)
-            verdict = judge(spec, cases, expected, got) if result.ok else Verdict(False, _probe_failure(spec, result, setup))
+            verdict = judge(spec, cases, expected, got, setup.show_inputs) if result.ok else Verdict(False, _probe_failure(spec, result, setup))
             if not verdict.passed:
                 verdict.feedback = _defining_cell_problem(spec, sources, run.results, setup) + verdict.feedback
             verdicts.append((label, worth, verdict))
@@ -210,13 +236,25 @@ async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> l
 
 def _read_all(subs: Sequence[Submission]) -> list[str | None]:
     """Every submitted file, read before any learner's code runs (a snapshot no learner can change)."""
-    texts = []
-    for sub in subs:
+    return [_read_one(sub) if sub.path and not sub.refused else None for sub in subs]
+
+
+def _read_one(sub: Submission) -> str | None:
+    """A submitted file's text, opened without following a link; a link refuses the submission."""
+    try:
+        fd = os.open(sub.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        sub.refused = f"refused: could not open {sub.path.name} as a plain file ({err.strerror})"
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            sub.refused = f"refused: {sub.path.name} is not a plain file with one name (a link?)"
+            return None
         try:
-            texts.append(sub.path.read_text(encoding="utf-8") if sub.path else None)
+            return f.read().decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
-            texts.append(f"<unreadable: {err}>")
-    return texts
+            return f"<unreadable: {err}>"
 
 
 def grade_class(subs: Sequence[Submission], setup: Setup, jobs: int = 1) -> list[Score]:
@@ -230,7 +268,10 @@ def grade_class(subs: Sequence[Submission], setup: Setup, jobs: int = 1) -> list
 
         async def one(sub, text):
             async with gate:
-                return await grade_submission(sub, text, setup)
+                try:
+                    return await grade_submission(sub, text, setup)
+                except Exception as err:  # one bad submission spoils only its own rows
+                    return _failed_rows(sub, setup, f"grading failed: {type(err).__name__}: {err}"[:300])
 
         return await asyncio.gather(*(one(s, t) for s, t in zip(subs, texts)))
 

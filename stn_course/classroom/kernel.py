@@ -69,7 +69,15 @@ def sandbox_env(space: Workspace, quick: bool = True) -> dict[str, str]:
             env[name] = os.environ[name]
     if quick:
         env["STN_COURSE_QUICK"] = "1"
+    env["PYTHONPATH"] = _package_root()  # the kernel imports the course package the grader imported (and bound)
     return env
+
+
+def _package_root() -> str:
+    """The folder holding the ``stn_course`` this grader runs (an editable install may point elsewhere)."""
+    import stn_course
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(stn_course.__file__)))
 
 
 class _Manager(AsyncKernelManager):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,17 @@ class Score:
 
 
 CSV_FIELDS = [f.name for f in fields(Score)]
+_NUMBERS = {"points", "max"}
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "'")  # what a spreadsheet reads as a formula, and the escape itself
+
+
+def _escape(cell: str) -> str:
+    """A text cell a spreadsheet shows as text: one that could start a formula gets a leading ``'``."""
+    return "'" + cell if cell.startswith(_FORMULA) else cell
+
+
+def _unescape(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def write_csv(scores: Iterable[Score], path: str | os.PathLike) -> None:
@@ -39,7 +51,7 @@ def write_csv(scores: Iterable[Score], path: str | os.PathLike) -> None:
         writer = csv.writer(f)
         writer.writerow(CSV_FIELDS)
         for s in scores:
-            row = list(astuple(s))
+            row = [_escape(str(v)) for v in astuple(s)]
             row[3], row[4] = f"{s.points:g}", f"{s.max:g}"
             writer.writerow(row)
 
@@ -49,7 +61,7 @@ def read_csv(path: str | os.PathLike) -> list[Score]:
         reader = csv.DictReader(f)
         if reader.fieldnames != CSV_FIELDS:
             raise ValueError(f"{path}: expected the columns {CSV_FIELDS}, got {reader.fieldnames}")
-        return [Score(**{**row, "points": float(row["points"]), "max": float(row["max"])}) for row in reader]
+        return [Score(**{k: float(v) if k in _NUMBERS else _unescape(v) for k, v in row.items()}) for row in reader]
 
 
 def merge_csv(parts: Sequence[str | os.PathLike], out: str | os.PathLike) -> list[Score]:
@@ -79,6 +91,25 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.@-]+", "_", name).strip(".") or "_"
 
 
+def _file_names(students: Iterable[str]) -> dict[str, str]:
+    """A distinct file stem per learner: the id where it is a safe name, else the safe name and a hash of the id.
+
+    ``a b`` and ``a_b`` (or ``Ann`` and ``ann`` on a case-insensitive disk) never share a file.
+    """
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for student in students:
+        stem, digits = _safe(student), 8
+        if stem != student:
+            stem = f"{stem}-{hashlib.sha256(student.encode()).hexdigest()[:digits]}"
+        while stem.lower() in used:
+            digits += 8
+            stem = f"{_safe(student)}-{hashlib.sha256(student.encode()).hexdigest()[:digits]}"
+        used.add(stem.lower())
+        names[student] = stem
+    return names
+
+
 def write_feedback(scores: Sequence[Score], folder: str | os.PathLike) -> list[Path]:
     """One Markdown file per learner (``<folder>/<student>.md``): their points and feedback, chapter by chapter."""
     folder = Path(folder)
@@ -87,6 +118,7 @@ def write_feedback(scores: Sequence[Score], folder: str | os.PathLike) -> list[P
     for s in scores:
         by_student.setdefault(s.student, []).append(s)
     written = []
+    stems = _file_names(sorted(by_student, key=lambda s: (_safe(s) != s, s)))  # plain ids keep their own name
     for student, rows in by_student.items():
         lines = [f"# Feedback for {student}", ""]
         sums = totals(rows)
@@ -98,7 +130,7 @@ def write_feedback(scores: Sequence[Score], folder: str | os.PathLike) -> list[P
                 lines += [f"Notes: {notes}", ""]
             lines += [f"- **{r.exercise}** ({r.points:g}/{r.max:g}): {r.feedback}" for r in rows if r.chapter == chapter]
             lines.append("")
-        path = folder / f"{_safe(student)}.md"
+        path = folder / f"{stems[student]}.md"
         path.write_text("\n".join(lines), encoding="utf-8")
         written.append(path)
     return written

@@ -32,6 +32,7 @@ from ..exercises import Case, compare_plain
 __all__ = ["Hidden", "Verdict", "load_references", "draw", "write_inputs", "harness", "read_outputs", "judge"]
 
 _MAX_OUTPUT_FILE = 64 * 2**20
+_MAX_DEPTH, _MAX_ITEMS, _MAX_ELEMENTS = 32, 100_000, 2**24  # of a result, before anything compares or prints it
 
 
 @dataclass
@@ -177,7 +178,37 @@ def read_outputs(path: Path) -> list | None:
             data = torch.load(f, weights_only=True)
         except Exception:
             return None
-    return data if isinstance(data, list) else None
+    if not isinstance(data, list):
+        return None
+    problem = _too_big(data)
+    return [("refused", problem)] if problem else data
+
+
+def _too_big(data: Any) -> str:
+    """Why a loaded result is too big to compare or print (nesting, items, tensor elements), else "".
+
+    Items are counted as visited, not as distinct objects, so a structure that shares one list
+    many times (tiny on disk, exponential to walk) stops the walk early; a tensor counts with its
+    number of elements, whatever its storage (a stride-0 expanded tensor is as big as it looks).
+    """
+    budget = {"items": _MAX_ITEMS, "elements": _MAX_ELEMENTS}
+    stack = [(data, 0)]
+    while stack:
+        x, depth = stack.pop()
+        budget["items"] -= 1
+        if depth > _MAX_DEPTH:
+            return f"the result is nested more than {_MAX_DEPTH} levels deep"
+        if budget["items"] < 0:
+            return f"the result holds more than {_MAX_ITEMS:,} items"
+        if isinstance(x, torch.Tensor):
+            budget["elements"] -= x.numel()
+            if budget["elements"] < 0:
+                return f"the result holds more than {_MAX_ELEMENTS:,} tensor elements"
+        elif isinstance(x, (list, tuple)):
+            stack += [(v, depth + 1) for v in x]
+        elif isinstance(x, dict):
+            stack += [(v, depth + 1) for v in [*x.keys(), *x.values()]]
+    return ""
 
 
 @dataclass
@@ -188,8 +219,13 @@ class Verdict:
     feedback: str
 
 
-def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | None) -> Verdict:
-    """Compare what the learner's function returned with the reference's answers."""
+def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | None,
+          show_inputs: bool = True) -> Verdict:
+    """Compare what the learner's function returned with the reference's answers.
+
+    The feedback says which hidden case failed and how, never the expected value; with
+    ``show_inputs`` False (a fixed seed, whose inputs repeat from run to run) not the case's inputs either.
+    """
     name = f"`{hidden.function}`"
     if outputs is None:
         return Verdict(False, f"no result came back from the kernel for {name}")
@@ -198,17 +234,19 @@ def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | Non
         what = f"is a {kind}, not a function" if kind else "is not defined after the notebook ran"
         return Verdict(False, f"{name} {what}: write it in the exercise's code cell and run that cell "
                               "without errors")
+    if outputs and outputs[0][0] == "refused":
+        return Verdict(False, f"the result of {name} was refused unread: {outputs[0][1]}")
     if outputs and outputs[0][0] == "package":
         return Verdict(False, f"{name} is {outputs[0][1]} from the course package, not your own code")
     if len(outputs) != len(cases):
         return Verdict(False, f"no complete result came back from the kernel for {name}")
     for i, (case, want, (status, got)) in enumerate(zip(cases, expected, outputs), 1):
-        label = f"hidden case {i}/{len(cases)} ({case.description})"
+        label = f"hidden case {i}/{len(cases)}" + (f" ({case.description})" if show_inputs else "")
         if status == "unfinished":
             return Verdict(False, f"not attempted yet: {name} still raises NotImplementedError")
         if status == "error":
             return Verdict(False, f"{label}: your code raised {got}")
-        problem = compare_plain(got, want, hidden.atol, hidden.rtol)
+        problem = compare_plain(got, want, hidden.atol, hidden.rtol, hide=True)
         if problem:
             return Verdict(False, f"{label}: {problem}")
     return Verdict(True, f"✓ {hidden.function}: all {len(cases)} hidden cases pass")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
+import numbers
 import os
 import textwrap
 from collections.abc import Callable, Sequence
@@ -94,32 +96,66 @@ def _describe(x: Any) -> str:
     return repr(x) if len(repr(x)) < 80 else type(x).__name__
 
 
-def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5) -> str | None:
-    """Return None when ``got`` matches ``expected``, else a sentence saying how it differs."""
-    if isinstance(expected, torch.Tensor):
-        if not isinstance(got, torch.Tensor):
-            return f"expected a torch.Tensor, got {_describe(got)}"
-        if got.shape != expected.shape:
-            return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
-        got_, exp_ = got.detach().to(torch.float64).cpu(), expected.detach().to(torch.float64).cpu()
-        if not torch.allclose(got_, exp_, atol=atol, rtol=rtol, equal_nan=True):
-            diff = (got_ - exp_).abs()
-            where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape)) if diff.dim() else ()
-            return (f"values differ: largest difference {diff.max().item():.3g} at index {where} "
-                    f"(expected {exp_[where].item():.6g}, got {got_[where].item():.6g})")
-        return None
-    if isinstance(expected, float):
-        if not isinstance(got, (int, float)) and not (isinstance(got, torch.Tensor) and got.numel() == 1):
-            return f"expected a number, got {_describe(got)}"
-        if abs(float(got) - expected) > atol + rtol * abs(expected):
-            return f"expected {expected:.6g}, got {float(got):.6g}"
-        return None
-    if got != expected:
-        return f"expected {_describe(expected)}, got {_describe(got)}"
+def _tensor_problem(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float,
+                    hide: bool = False) -> str | None:
+    """How a tensor differs from the expected one: shape, then dtype kind, then finiteness, then values."""
+    if got.shape != expected.shape:
+        return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
+    if got.dtype == torch.bool and expected.dtype != torch.bool or got.is_complex() and not expected.is_complex():
+        return f"expected a tensor of dtype {expected.dtype}, got dtype {got.dtype}"
+    got_, exp_ = got.detach().to(torch.float64).cpu(), expected.detach().to(torch.float64).cpu()
+    bad = ~torch.isfinite(got_) & torch.isfinite(exp_)
+    if bad.any():
+        where = tuple(int(i) for i in torch.unravel_index(bad.flatten().nonzero()[0, 0], bad.shape)) if bad.dim() else ()
+        return f"expected finite values, got {got_[where].item()} at index {where}"
+    if not torch.allclose(got_, exp_, atol=atol, rtol=rtol, equal_nan=True):
+        diff = (got_ - exp_).abs().nan_to_num(nan=math.inf)
+        where = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape)) if diff.dim() else ()
+        if hide:
+            return f"values differ, most at index {where} (got {got_[where].item():.6g})"
+        return (f"values differ: largest difference {diff.max().item():.3g} at index {where} "
+                f"(expected {exp_[where].item():.6g}, got {got_[where].item():.6g})")
     return None
 
 
-def compare_plain(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5, where: str = "") -> str | None:
+def _number_problem(got: Any, expected: float, atol: float, rtol: float, hide: bool = False) -> str | None:
+    """How a number differs from the expected float: type, then finiteness, then value."""
+    if isinstance(got, bool) or not isinstance(got, numbers.Real) and not (
+            isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_complex() and got.dtype != torch.bool):
+        return f"expected a number, got {_describe(got)}"
+    value = float(got)
+    if math.isfinite(expected) and not math.isfinite(value):
+        return f"expected a finite number, got {value}"
+    if not (value == expected or abs(value - expected) <= atol + rtol * abs(expected)):
+        return f"wrong value: got {value:.6g}" if hide else f"expected {expected:.6g}, got {value:.6g}"
+    return None
+
+
+def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5, hide: bool = False) -> str | None:
+    """Return None when ``got`` matches ``expected``, else a sentence saying how it differs.
+
+    Types and shapes are checked before values, and a NaN or infinity never matches a finite
+    expected value (``abs(nan - x) > tol`` is False, so a bare tolerance test would pass it).
+    With ``hide`` (a hidden case), the sentence never states an expected value, only what came back.
+    """
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"expected a torch.Tensor, got {_describe(got)}"
+        return _tensor_problem(got, expected, atol, rtol, hide)
+    if isinstance(expected, float):
+        return _number_problem(got, expected, atol, rtol, hide)
+    if isinstance(expected, bool) and not isinstance(got, bool):
+        return f"expected a bool, got {_describe(got)}"
+    if isinstance(expected, int) and not isinstance(expected, bool) and (
+            isinstance(got, bool) or not isinstance(got, numbers.Integral)):
+        return f"expected an int, got {_describe(got)}"
+    if got != expected:
+        return f"wrong value: got {_describe(got)}" if hide else f"expected {_describe(expected)}, got {_describe(got)}"
+    return None
+
+
+def compare_plain(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-5, where: str = "",
+                  hide: bool = False) -> str | None:
     """:func:`compare` into lists and dicts: None when all matches, else the first difference and where it is."""
     if isinstance(expected, (list, tuple)):
         if not isinstance(got, (list, tuple)):
@@ -127,7 +163,7 @@ def compare_plain(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-
         if len(got) != len(expected):
             return f"{where}expected {len(expected)} items, got {len(got)}"
         for i, (g, e) in enumerate(zip(got, expected)):
-            problem = compare_plain(g, e, atol, rtol, f"{where}item {i}: ")
+            problem = compare_plain(g, e, atol, rtol, f"{where}item {i}: ", hide)
             if problem:
                 return problem
         return None
@@ -135,14 +171,15 @@ def compare_plain(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-
         if not isinstance(got, dict) or set(got) != set(expected):
             return f"{where}expected a dict with keys {sorted(expected)}, got {_describe(got)}"
         for key in expected:
-            problem = compare_plain(got[key], expected[key], atol, rtol, f"{where}{key!r}: ")
+            problem = compare_plain(got[key], expected[key], atol, rtol, f"{where}{key!r}: ", hide)
             if problem:
                 return problem
         return None
     try:
-        problem = compare(got, expected, atol, rtol)
+        problem = compare(got, expected, atol, rtol, hide)
     except Exception:  # e.g. a tensor where a number was expected
-        problem = f"expected {_describe(expected)}, got {_describe(got)}"
+        problem = f"expected a {type(expected).__name__}, got {_describe(got)}" if hide else \
+            f"expected {_describe(expected)}, got {_describe(got)}"
     return where + problem if problem else None
 
 
