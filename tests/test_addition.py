@@ -93,6 +93,8 @@ def test_quick_addition_run_writes_a_record_with_provenance(tmp_path, capsys):
                 "attention", "weights", "schedule_settings"):
         assert key in record, key
     assert len(record["attention"]) == 2 and record["test_n"] == 50 and record["steps"] == 4
+    h = record["transformer_health"]
+    assert len(h["transformers"]) == 2 and len(h["pairs"]) == 1 and h["n"] == 50
     assert (tmp_path / record["weights"]).exists() and not A.is_full_length(record)
     again = A.run_addition_cell("2x-st-cnn", 0, tiny, tmp_path, device=torch.device("cpu"), progress=False)
     assert again == json.loads((tmp_path / "2x-st-cnn_quick_seed0.json").read_text())  # skipped: read back

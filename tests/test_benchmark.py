@@ -32,6 +32,10 @@ def test_quick_table1_run_writes_valid_results(tmp_path, capsys):
         assert record["images_per_s"] > 0 and record["device"] == "cpu"
         assert record["torch_version"] == torch.__version__
         assert len(record["curves"]["val_error"]) == len(record["curves"]["val_steps"]) > 0
+        # transformer health on held-out images for the model that has a transformer, none for the CNN
+        assert ("transformer_health" in record) == (record["model"] == "st-fcn-aff")
+    st = json.loads(files[1].read_text())["transformer_health"]
+    assert st["n"] == 500 and len(st["transformers"][0]["theta_std"]) == 6
     assert not list((tmp_path / "checkpoints").glob("*.pt"))  # finished runs clean up
     rows = list(csv.DictReader((tmp_path / "table1.csv").open()))
     assert {(r["model"], r["distortion"], r["schedule"], r["n"]) for r in rows} == {

@@ -175,6 +175,7 @@ def test_quick_coloc_run_writes_a_record_with_provenance(tmp_path):
                 "gallery_boxes", "encoder", "test_mean_iou"):
         assert key in record, key
     assert record["test_n"] == 20 and len(record["gallery_boxes"]) == 16 and 0 <= record["test_localised"] <= 100
+    assert len(record["transformer_health"]["transformers"]) == 1 and record["transformer_health"]["n"] == 20
     assert (tmp_path / "encoder" / "encoder_quick_seed0.pt").exists() and not B.is_full_length(record)
     md, _ = B.write_coloc_table(tmp_path)
     assert "| cluttered |" in md.read_text()

@@ -36,6 +36,8 @@ def test_records_are_labelled_synthetic_with_provenance(tiny_run):
         for key in ("command", "git_commit", "device_name", "torch_version", "finished_at", "seed"):
             assert key in r
         assert r["command"].startswith("python -m stn_course.benchmark table2 --synthetic")
+        # ST-CNN Multi's four transformers each get their health; the CNN has none
+        assert len(r.get("transformer_health", {}).get("transformers", [])) == (4 if r["model"] == "st-multi" else 0)
     assert not list((tiny_run / "checkpoints").glob("*.pt"))   # removed once a run is finished
 
 

@@ -34,8 +34,8 @@ from ..transformer import SpatialTransformer
 from . import table1
 from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
-from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, markdown_table, run_id,
-                      save_weights_half, write_csv, write_json)
+from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, health_fields, load_runs, markdown_table,
+                      run_id, save_weights_half, write_csv, write_json)
 from .schedules import SCHEDULES as TABLE1_SCHEDULES
 from .schedules import Schedule, precision_name
 
@@ -162,7 +162,7 @@ def run_addition_cell(model_name: str, seed: int, schedule: Schedule, out_dir: P
         "attention": attention_shares(window_centres(model, test[0]), shifts),
         "wall_time_s": wall, "train_time_s": history.train_time_s, "images_per_s": history.images_per_s,
         "resumed_from": history.resumed_from, "started_at": started_at, **provenance(device, command),
-        "curves": curves(history),
+        **health_fields(model, test[0], rid), "curves": curves(history),
     }
     if save_weights and transformers_of(model):
         record["weights"] = save_weights_half(model, out_dir, rid)

@@ -30,7 +30,8 @@ from ..models import count_parameters
 from . import table1
 from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
-from .records import RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, run_id, write_csv, write_json
+from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, health_fields, load_runs, run_id, write_csv,
+                      write_json)
 
 OUT_DIR = RESULTS_DIR / "colocalisation"
 DATA_SEED = 0
@@ -148,7 +149,7 @@ def run_coloc_cell(variant: str, digit: int, seed: int, schedule: ColocSchedule,
         "data": f"stn_course.data.colocalisation_split({variant!r}, split, {digit}, seed={DATA_SEED})",
         "wall_time_s": wall, "train_time_s": history.train_time_s, "images_per_s": history.images_per_s,
         "resumed_from": history.resumed_from, "started_at": started_at, **provenance(device, command),
-        "curves": curves(history),
+        **health_fields(model, test[0], rid), "curves": curves(history),
     }
     write_json(path, record)
     ckpt.unlink(missing_ok=True)

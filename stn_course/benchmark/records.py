@@ -7,16 +7,19 @@ import io
 import json
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .. import training
+from .. import health, training
 from .provenance import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "results"
+#: How many held-out inputs a record's transformer health is measured on.
+HEALTH_INPUTS = 1000
 
 def run_id(*parts: object) -> str:
     """A file-name-safe identifier of one run, e.g. ``st-cnn-aff_RTS_fast_seed0``."""
@@ -125,3 +128,16 @@ def load_weights(model: torch.nn.Module, record: Mapping[str, Any], out_dir: Pat
     state = torch.load(out_dir / record["weights"], map_location="cpu")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model
+
+
+def health_fields(model: torch.nn.Module, inputs: torch.Tensor, rid: str) -> dict[str, Any]:
+    """A record's ``transformer_health`` (:func:`stn_course.health.transformer_health` on the first
+    :data:`HEALTH_INPUTS` held-out ``inputs``) and its ``warnings``, each also printed to stderr;
+    ``{}`` for a model without transformers."""
+    if not health.find_transformers(model):
+        return {}
+    result = health.transformer_health(model, inputs[:HEALTH_INPUTS])
+    warnings = health.health_warnings(result)
+    for w in warnings:
+        print(f"warning: {rid}: {w}", file=sys.stderr, flush=True)
+    return {"transformer_health": result, "warnings": warnings}

@@ -19,8 +19,8 @@ from ..models import DISTORTIONS, MODEL_NAMES, PAPER_NAMES, build_model, count_p
 from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
 from .report import best_groups
-from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, load_runs, markdown_table, run_id,
-                      save_weights_half, write_csv, write_json)
+from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, health_fields, load_runs, markdown_table,
+                      run_id, save_weights_half, write_csv, write_json)
 from .schedules import SCHEDULES, Schedule, precision_name
 
 #: The paper's Table 1 (percent test error), for comparison in tables and the book.
@@ -105,7 +105,7 @@ def run_table1_cell(model_name: str, distortion: str, seed: int, schedule: Sched
         "test_error": test_result["error"], "test_loss": test_result["loss"], "test_n": test_result["n"],
         "val_n": len(val[1]), "data": f"stn_course.data.table1_splits({distortion!r}, seed={DATA_SEED})", "wall_time_s": wall, "train_time_s": history.train_time_s,
         "images_per_s": history.images_per_s, "resumed_from": history.resumed_from, "started_at": started_at,
-        **provenance(device, command),
+        **provenance(device, command), **health_fields(model, test[0], rid),
         "curves": curves(history),
     }
     if save_weights:

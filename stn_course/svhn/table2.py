@@ -170,7 +170,7 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
         "test_error": result["error"], "test_loss": result["loss"], "test_position_error": position_error(model, test),
         "wall_time_s": wall, "train_time_s": history.train_time_s, "images_per_s": history.images_per_s,
         "resumed_from": history.resumed_from, **benchmark.provenance(device, command),
-        "curves": benchmark.curves(history),
+        **benchmark.health_fields(model, test[0], rid), "curves": benchmark.curves(history),
     }
     if save_weights:
         record["weights"] = benchmark.save_weights_half(model, out_dir, rid)
@@ -300,6 +300,17 @@ def load_model(record: Mapping[str, Any], out_dir: Path | None = None) -> torch.
     return benchmark.load_weights(model, record, out_dir).eval()
 
 
+def health_inputs(record: Mapping[str, Any], folder: Path) -> tuple[torch.nn.Module, torch.Tensor, str]:
+    """A record's model and held-out stand-in test numbers, for ``python -m stn_course.benchmark health``."""
+    if record["source"] != "synthetic":
+        raise ValueError(f"record {record['run_id']!r}: only the synthetic stand-in's test numbers can be drawn here")
+    n = (2, 2, benchmark.HEALTH_INPUTS)
+    test = load_split_tensors("synthetic", record["size"], 1.0, n, side=record["image_pixels"])[2]
+    return load_model(record, folder), test[0], (
+        f"{n[2]} stand-in test numbers (load_split_tensors('synthetic', {record['size']!r}, "
+        f"n_synthetic={n}, side={record['image_pixels']}))")
+
+
 def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
     """Aggregate the run records in ``out_dir`` into table2.md (a section per source, architecture
     and schedule, then the paper's table) and table2.csv."""
@@ -426,3 +437,4 @@ def _run(args: argparse.Namespace) -> int:
 
 benchmark.register("table2", "Table 2: SVHN multi-digit recognition (CNN, ST-CNN Single, ST-CNN Multi × 64/128 px)",
                    _arguments, _run)
+benchmark.checkup.register_loader("table2", health_inputs)
