@@ -181,13 +181,28 @@ def test_quick_coloc_run_writes_a_record_with_provenance(tmp_path):
     assert "| cluttered |" in md.read_text()
 
 
-def test_localised_table_has_a_row_per_class_a_column_per_variant_and_the_means():
+def test_localised_table_has_a_row_per_class_a_column_per_variant_the_baselines_and_the_means():
     runs = [{"variant": "cluttered", "digit": 3, "untrained_localised": 30.0, "test_localised": 90.0},
+            {"variant": "cluttered", "digit": 3, "untrained_localised": 30.0, "test_localised": 80.0},
             {"variant": "translated", "digit": 3, "untrained_localised": 100.0, "test_localised": 99.5},
             {"variant": "cluttered", "digit": 1, "untrained_localised": 16.2, "test_localised": 0.7}]
-    header, rows = B.localised_table(runs)
-    assert header == ["digit", "translated", "cluttered"]
-    assert rows == [["1", "—", "16 → 0.7"], ["3", "100 → 99.5", "30 → 90.0"], ["mean", "99.5", "45.4"]]
+    header, rows = B.localised_table(runs, {("cluttered", 3): 41.0, ("translated", 3): 100.0})
+    assert header == ["digit", "translated: ink box / untrained → trained", "cluttered: ink box / untrained → trained"]
+    # two seeds of cluttered 3: mean ± standard deviation; the mean row averages the per-class means
+    assert rows == [["1", "—", "— / 16 → 0.7"], ["3", "100 / 100 → 99.5", "41 / 30 → 85.0 ± 7.1"],
+                    ["mean", "100 / 100 → 99.5", "— / 23 → 42.9"]]
+
+
+def test_ink_boxes_sit_on_the_ink_centre_of_mass():
+    images = torch.zeros(2, 1, 84, 84)
+    images[0, 0, 20:48, 10:38] = 1.0  # a 28 × 28 block of ink: its own frame
+    images[1, 0, 0, 0] = images[1, 0, 0, 83] = 1.0  # two specks: the box sits between them
+    boxes = C.ink_boxes(images)
+    assert torch.allclose(boxes[0], torch.tensor([10.0, 20.0, 38.0, 48.0]))
+    assert torch.allclose(boxes[1], torch.tensor([28.0, -13.5, 56.0, 14.5]))
+    assert torch.allclose(C.ink_boxes(torch.zeros(1, 1, 84, 84)), torch.tensor([[28.0, 28, 56, 56]]))
+    with pytest.raises(ValueError, match="images must have shape"):
+        C.ink_boxes(torch.zeros(84, 84))
 
 
 # ----------------------------------------------------------------------------- the chapter's checks

@@ -119,3 +119,19 @@ def test_the_health_command_adds_health_to_an_older_record_from_its_saved_weight
     assert updated["health_provenance"]["command"].startswith("python -m stn_course.benchmark health")
     assert {k: v for k, v in updated.items() if k not in ("transformer_health", "warnings", "health_provenance")} == older
     assert "st-cnn-aff_R_quick_seed0" in capsys.readouterr().out
+
+
+def test_the_book_reads_the_health_of_the_records_in_a_sentence_and_a_table():
+    def records(*statuses):
+        return [{"run_id": "r", "transformer_health": {"n": 9, "transformers": [
+            {"status": s, "theta_std": [0.0, 0.5 if s == "alive" else 0.0], "live_share": 0.25,
+             "head_units": [2, 8]} for s in statuses]}}]
+
+    reading = benchmark.report.health_reading
+    assert reading([{"run_id": "cnn"}]) == ""
+    assert reading(records("dead")) == "The one transformer measured is dead (θ the same for every input)."
+    assert reading(records("alive", "alive")) == "All 2 transformers measured are alive."
+    assert reading(records("alive", "dead", "nearly constant", "alive")) == (
+        "Of the 4 transformers measured, 2 are alive, 1 nearly constant and 1 dead (θ the same for every input).")
+    table = str(benchmark.report.health_table(records("alive", "dead"), lambda r: [r["run_id"]], ["run"]))
+    assert table.count("<tr>") == 3 and "<b>dead</b>" in table and "2/8" in table and "0.5" in table

@@ -32,7 +32,7 @@ from .provenance import REPO_ROOT, device_name, provenance, utc_now
 from .records import (HEALTH_INPUTS, RESULTS_DIR, aggregate, checkpoint_path, curves, find_results, format_cell,
                       health_fields, load_runs, load_weights, markdown_table, mean_std, run_id, save_weights_half,
                       write_csv, write_json)
-from .report import Footnotes, HTMLTable, best_groups, html_table
+from .report import Footnotes, HTMLTable, best_groups, health_reading, health_table, html_table
 from .schedules import ABLATION, ABLATION_CHANGES, SCHEDULES, Schedule, precision_name
 from .table1 import (DATA_SEED, PAPER_TABLE1, SUN_LIN_TABLE1, best_cells, how_obtained, images_seen, is_full_length,
                      is_gpu, run_cells, run_table1_cell, table1_data, write_table1)
@@ -43,7 +43,7 @@ __all__ = [
     "provenance", "device_name", "utc_now", "REPO_ROOT",
     "RESULTS_DIR", "HEALTH_INPUTS", "run_id", "write_json", "load_runs", "find_results", "checkpoint_path", "mean_std", "aggregate",
     "format_cell", "health_fields", "write_csv", "markdown_table", "curves", "save_weights_half", "load_weights",
-    "HTMLTable", "html_table", "best_groups", "Footnotes",
+    "HTMLTable", "html_table", "best_groups", "Footnotes", "health_table", "health_reading",
     "Schedule", "SCHEDULES", "ABLATION", "ABLATION_CHANGES", "precision_name",
     "PAPER_TABLE1", "SUN_LIN_TABLE1", "DATA_SEED", "table1_data", "run_table1_cell", "run_cells", "write_table1",
     "best_cells", "how_obtained", "images_seen", "is_gpu", "is_full_length",

@@ -30,8 +30,8 @@ from ..models import count_parameters
 from . import table1
 from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
-from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, health_fields, load_runs, run_id, write_csv,
-                      write_json)
+from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, format_cell, health_fields, load_runs, mean_std,
+                      run_id, write_csv, write_json)
 
 OUT_DIR = RESULTS_DIR / "colocalisation"
 DATA_SEED = 0
@@ -156,23 +156,76 @@ def run_coloc_cell(variant: str, digit: int, seed: int, schedule: ColocSchedule,
     return record
 
 
+#: Where the no-learning baseline's record lives (outside the folder of run records).
+BASELINE_PATH = OUT_DIR / "baselines" / "ink_box.json"
+
+
+def ink_box_baseline(out_path: Path = BASELINE_PATH, command: str | None = None) -> dict[str, Any]:
+    """Score the no-learning baseline (:func:`~stn_course.colocalisation.ink_boxes`: a 28-pixel
+    box on the ink's centre of mass) on every class's test images of both variants; write and
+    return its record."""
+    from .. import data
+
+    started = time.perf_counter()
+    cells = []
+    for variant in VARIANTS:
+        for digit in DIGITS:
+            images, boxes = data.colocalisation_split(variant, "test", digit, DATA_SEED)
+            iou = coloc.box_iou(coloc.ink_boxes(images), boxes)
+            cells.append({"variant": variant, "digit": digit, "test_n": len(boxes), "mean_iou": float(iou.mean()),
+                          "localised": 100.0 * float((iou >= coloc.IOU_THRESHOLD).float().mean())})
+    record = {"table": "colocalisation-baseline", "baseline": "a 28 x 28 box on the ink's centre of mass, no learning",
+              "data": f"stn_course.data.colocalisation_split(variant, 'test', digit, seed={DATA_SEED})",
+              "cells": cells, "wall_time_s": time.perf_counter() - started,
+              **provenance(torch.device("cpu"), command)}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out_path, record)
+    return record
+
+
+def load_baseline(path: Path = BASELINE_PATH) -> dict[tuple[str, int], float]:
+    """The baseline's % localised per (variant, digit); empty when its record was not written."""
+    if not Path(path).exists():
+        return {}
+    return {(c["variant"], c["digit"]): c["localised"] for c in json.loads(Path(path).read_text())["cells"]}
+
+
 def is_full_length(record: Mapping[str, Any]) -> bool:
     """True when a run trained for its named schedule's whole length (not ``--steps`` or ``--quick``)."""
     return table1.is_full_length(record, SCHEDULES)
 
 
-def localised_table(runs: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the table of localised test images: a row per digit class and a column
-    per variant, each cell "untrained → trained" (%), then a row of the trained means. One row
-    per class keeps the table three columns wide (it fits a phone)."""
+def localised_table(runs: Sequence[Mapping[str, Any]], baseline: Mapping[tuple[str, int], float] | None = None
+                    ) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the table of localised test images (%): a row per digit class and a
+    column per variant, each cell "ink box / untrained → trained", the trained share a mean ±
+    standard deviation over seeds with their number; then a row of the means. ``baseline``:
+    the no-learning baseline per (variant, digit), from :func:`load_baseline` ("—" without it)."""
+    baseline = baseline or {}
     variants = [v for v in VARIANTS if any(r["variant"] == v for r in runs)]
-    cells = {(r["variant"], r["digit"]): r for r in runs}
-    rows = [[str(d)] + [f"{cells[(v, d)]['untrained_localised']:.0f} → {cells[(v, d)]['test_localised']:.1f}"
-                        if (v, d) in cells else "—" for v in variants]
-            for d in sorted({r["digit"] for r in runs})]
-    means = [[r["test_localised"] for r in runs if r["variant"] == v] for v in variants]
-    rows.append(["mean"] + [f"{sum(m) / len(m):.1f}" for m in means])
-    return ["digit", *variants], rows
+    seeds: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    for r in runs:
+        seeds.setdefault((r["variant"], r["digit"]), []).append(r)
+
+    def cell(v: str, d: int) -> str:
+        if (v, d) not in seeds:
+            return "—"
+        rs = seeds[(v, d)]
+        ink = f"{baseline[(v, d)]:.0f}" if (v, d) in baseline else "—"
+        before = mean_std([r["untrained_localised"] for r in rs])[0]
+        return f"{ink} / {before:.0f} → {format_cell(*mean_std([r['test_localised'] for r in rs]), len(rs), 1)}"
+
+    rows = [[str(d)] + [cell(v, d) for v in variants] for d in sorted({r["digit"] for r in runs})]
+    mean_row = ["mean"]
+    for v in variants:
+        cells = [rs for (vv, _), rs in seeds.items() if vv == v]
+        trained = sum(mean_std([r["test_localised"] for r in rs])[0] for rs in cells) / len(cells)
+        before = sum(mean_std([r["untrained_localised"] for r in rs])[0] for rs in cells) / len(cells)
+        inks = [baseline[(v, d)] for (vv, d) in seeds if vv == v and (v, d) in baseline]
+        ink = f"{sum(inks) / len(inks):.0f}" if len(inks) == len(cells) else "—"
+        mean_row.append(f"{ink} / {before:.0f} → {trained:.1f}")
+    rows.append(mean_row)
+    return ["digit", *(f"{v}: ink box / untrained → trained" for v in variants)], rows
 
 
 def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
@@ -191,7 +244,7 @@ def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
              f"on each class's test images (`colocalisation_split(..., seed={DATA_SEED})`)."]
     for sched in sorted({r["schedule"] for r in runs}):
         rs = [r for r in runs if r["schedule"] == sched]
-        header, rows = localised_table(rs)
+        header, rows = localised_table(rs, load_baseline(out_dir / "baselines" / "ink_box.json"))
         parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']})", "",
                   "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
         parts += ["| " + " | ".join(row) + " |" for row in rows]
@@ -207,6 +260,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="digit classes (default: 0 … 9)")
     p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds per cell (seeds 0…N-1)")
     p.add_argument("--schedule", choices=[k for k in SCHEDULES if k != "quick"], default="efficient")
+    p.add_argument("--baseline", action="store_true",
+                   help="only score the no-learning baseline (a box on the ink's centre of mass) and write its record")
     add_training_options(p, "colocalisation")
 
 
@@ -214,6 +269,13 @@ def _run(args: argparse.Namespace) -> int:
     out_dir = records_folder(args, OUT_DIR)
     if args.report:
         return report_only(out_dir, write_coloc_table)
+    if args.baseline:
+        record = ink_box_baseline(out_dir / "baselines" / "ink_box.json", args.command_line)
+        for v in VARIANTS:
+            shares = [c["localised"] for c in record["cells"] if c["variant"] == v]
+            print(f"{v:10s} no learning (ink box): {sum(shares) / len(shares):.1f}% localised on average")
+        write_coloc_table(out_dir)
+        return 0
     schedule = chosen_schedule(args, SCHEDULES)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -67,3 +67,39 @@ class Footnotes:
     def html(self) -> str:
         """The footnotes as HTML lines: "<sup>a</sup> how …"."""
         return "<br>".join(f"<sup>{letter}</sup> {html.escape(how)}" for how, letter in self.letters.items())
+
+
+def health_table(records: Iterable[Record], label: Callable[[Record], Sequence[str]], label_header: Sequence[str],
+                 caption: str = "") -> HTMLTable:
+    """One row per transformer of every record that holds a measured ``transformer_health``:
+    ``label(record)``'s cells, then the transformer, its status, θ's largest spread over the
+    held-out inputs and its live localisation units (before the head, and all)."""
+    rows = []
+    for r in records:
+        h = r.get("transformer_health") or {}
+        for k, p in enumerate(h.get("transformers", [])):
+            status = p["status"] if p["status"] == "alive" else f"<b>{p['status']}</b>"
+            live, total = p["head_units"] if p.get("head_units") else ("—", "—")
+            share = "—" if p["live_share"] is None else f"{p['live_share']:.0%}"
+            rows.append([*label(r), str(k + 1), status, f"{max(p['theta_std']):.2g}", f"{live}/{total}", share])
+    header = [*label_header, "transformer", "θ", "θ's largest spread", "units live before the head",
+              "all units live"]
+    return html_table(header, rows, caption)
+
+
+def health_reading(records: Iterable[Record]) -> str:
+    """A sentence that counts the measured transformers by status, e.g. "Of the 6 transformers
+    measured, 4 are alive, 1 nearly constant and 1 dead (θ the same for every input).";
+    "" when none was measured."""
+    statuses = [p["status"] for r in records for p in (r.get("transformer_health") or {}).get("transformers", [])]
+    if not statuses:
+        return ""
+    dead = " (θ the same for every input)" if "dead" in statuses else ""
+    if len(statuses) == 1:
+        return f"The one transformer measured is {statuses[0]}{dead}."
+    counts = [(statuses.count(s), s) for s in ("alive", "nearly constant", "dead") if statuses.count(s)]
+    if len(counts) == 1:
+        return f"All {len(statuses)} transformers measured are {counts[0][1]}{dead}."
+    parts = [f"{n} {'is' if n == 1 else 'are'} {s}" if i == 0 else f"{n} {s}" for i, (n, s) in enumerate(counts)]
+    listed = ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Of the {len(statuses)} transformers measured, {listed}{dead}."

@@ -11,11 +11,11 @@ are :func:`stn_course.data.colocalisation_split`; the benchmark is
 ``python -m stn_course.benchmark coloc``.
 """
 
-from .boxes import IOU_THRESHOLD, attention_box, box_iou, localised, missed
+from .boxes import IOU_THRESHOLD, attention_box, box_iou, ink_boxes, localised, missed
 from .loss import TripletHingeLoss, triplet_hinge_loss
 from .model import (CoLocaliser, CoLocOutput, Encoder, HeatmapLocalization, make_colocaliser, random_crop_params,
                     train_encoder)
 
-__all__ = ["IOU_THRESHOLD", "attention_box", "box_iou", "localised", "missed", "TripletHingeLoss",
+__all__ = ["IOU_THRESHOLD", "attention_box", "box_iou", "ink_boxes", "localised", "missed", "TripletHingeLoss",
            "triplet_hinge_loss", "CoLocaliser", "CoLocOutput", "Encoder", "HeatmapLocalization", "make_colocaliser", "random_crop_params",
            "train_encoder"]

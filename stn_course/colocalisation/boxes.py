@@ -32,6 +32,28 @@ def attention_box(params: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return torch.stack([(tx - s + 1) * w / 2, (ty - s + 1) * h / 2, (tx + s + 1) * w / 2, (ty + s + 1) * h / 2], 1)
 
 
+def ink_boxes(images: torch.Tensor, side: float = 28.0) -> torch.Tensor:
+    """The no-learning baseline: a ``side`` × ``side`` box on each image's ink centre of mass.
+
+    images (N, C, H, W), non-negative where there is ink → boxes (N, 4) in pixels. A digit
+    alone on an empty image is found this way without any training; clutter pulls the centre
+    of mass off it. An image without ink gets the box on its centre.
+    """
+    check_tensor("images", images, floating=True)
+    if images.dim() != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    check_real("side", side, above=0)
+    ink = images.clamp(min=0).sum(1)  # (N, H, W)
+    n, h, w = ink.shape
+    total = ink.sum((1, 2))
+    xs = torch.arange(w, dtype=ink.dtype, device=ink.device) + 0.5  # pixel centres
+    ys = torch.arange(h, dtype=ink.dtype, device=ink.device) + 0.5
+    empty = total <= 0
+    cx = torch.where(empty, w / 2, (ink.sum(1) * xs).sum(1) / total.clamp(min=torch.finfo(ink.dtype).tiny))
+    cy = torch.where(empty, h / 2, (ink.sum(2) * ys).sum(1) / total.clamp(min=torch.finfo(ink.dtype).tiny))
+    return torch.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], 1)
+
+
 def _check_boxes(name: str, boxes: torch.Tensor) -> None:
     check_tensor(name, boxes, floating=True)
     check_shape(name, boxes, (None, 4), "(N, 4) as (x0, y0, x1, y1)")
