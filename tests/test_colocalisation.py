@@ -178,7 +178,7 @@ def test_quick_coloc_run_writes_a_record_with_provenance(tmp_path):
     assert len(record["transformer_health"]["transformers"]) == 1 and record["transformer_health"]["n"] == 20
     assert (tmp_path / "encoder" / "encoder_quick_seed0.pt").exists() and not B.is_full_length(record)
     md, _ = B.write_coloc_table(tmp_path)
-    assert "| cluttered |" in md.read_text()
+    assert "| cluttered: ink box / untrained → trained |" in md.read_text()
 
 
 def test_localised_table_has_a_row_per_class_a_column_per_variant_the_baselines_and_the_means():
