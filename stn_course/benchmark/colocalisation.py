@@ -240,7 +240,8 @@ def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
     csv_path = write_csv(out_dir / "colocalisation.csv", rows, keys)
     parts = ["# Co-localisation: test images localised (IoU ≥ 0.5, %)", "",
              "Written by `python -m stn_course.benchmark coloc` from the run records in this folder: one "
-             "co-localiser per digit class, trained with the hinge loss alone; before → after training, "
+             "co-localiser per digit class, trained with the hinge loss alone; a 28-px box on the ink's centre of "
+             "mass (no learning, results/colocalisation/baselines/ink_box.json) / before → after training, "
              f"on each class's test images (`colocalisation_split(..., seed={DATA_SEED})`)."]
     for sched in sorted({r["schedule"] for r in runs}):
         rs = [r for r in runs if r["schedule"] == sched]
