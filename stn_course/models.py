@@ -283,12 +283,30 @@ def input_shape(distortion: str) -> tuple[int, int, int]:
 
 #: The models of the addition experiment, in the paper's order, and their names there.
 ADDITION_MODELS = ("fcn", "cnn", "st-cnn", "2x-st-cnn")
-ADDITION_NAMES = {"fcn": "FCN", "cnn": "CNN", "st-cnn": "ST-CNN", "2x-st-cnn": "2×ST-CNN"}
+#: Variants that are not the paper's: "2x-st-cnn-own" gives each of the two localisation nets only
+#: its own channel to look at (the sampler still warps both), which breaks the symmetry between them.
+ADDITION_VARIANTS = ("2x-st-cnn-own",)
+ADDITION_NAMES = {"fcn": "FCN", "cnn": "CNN", "st-cnn": "ST-CNN", "2x-st-cnn": "2×ST-CNN",
+                  "2x-st-cnn-own": "2×ST-CNN, own channel"}
 ADDITION_SHAPE = (2, 42, 42)
 ADDITION_CLASSES = 19
 ADDITION_ST_OUT = 21
 #: How many transformers each addition model has.
-ADDITION_TRANSFORMERS = {"fcn": 0, "cnn": 0, "st-cnn": 1, "2x-st-cnn": 2}
+ADDITION_TRANSFORMERS = {"fcn": 0, "cnn": 0, "st-cnn": 1, "2x-st-cnn": 2, "2x-st-cnn-own": 2}
+
+
+class ChannelSelect(nn.Module):
+    """Keep one channel: (N, C, H, W) → (N, 1, H, W), channel ``channel``."""
+
+    def __init__(self, channel: int):
+        super().__init__()
+        self.channel = check_int("channel", channel, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.channel:self.channel + 1]
+
+    def extra_repr(self) -> str:
+        return f"channel={self.channel}"
 
 
 class ParallelTransformers(nn.Module):
@@ -316,12 +334,18 @@ def normalize_addition_name(name: str) -> str:
         raise TypeError(f"model name must be a str, got {type(name).__name__}")
     key = name.strip().lower().replace("×", "x").replace("_", "-").replace(" ", "-").replace("stcnn", "st-cnn")
     key = key.replace("2xst", "2x-st")
-    check_choice("model", key, ADDITION_MODELS)
+    check_choice("model", key, ADDITION_MODELS + ADDITION_VARIANTS)
     return key
 
 
-def _addition_st(channels: int = ADDITION_SHAPE[0]) -> SpatialTransformer:
-    return make_st("cnn", "aff", ADDITION_SHAPE[1], ADDITION_ST_OUT, channels=channels)
+def _addition_st(own_channel: int | None = None) -> SpatialTransformer:
+    """Table 1's ST-CNN transformer for the 42-px pair (out 21 px); with ``own_channel`` its
+    localisation net looks at that channel alone."""
+    if own_channel is None:
+        return make_st("cnn", "aff", ADDITION_SHAPE[1], ADDITION_ST_OUT, channels=ADDITION_SHAPE[0])
+    st = make_st("cnn", "aff", ADDITION_SHAPE[1], ADDITION_ST_OUT, channels=1)
+    st.localization = nn.Sequential(OrderedDict(channel=ChannelSelect(own_channel), net=st.localization))
+    return st
 
 
 def _addition_parts(name: str) -> tuple[str, int, tuple[int, int, int]]:
@@ -333,14 +357,18 @@ def _addition_parts(name: str) -> tuple[str, int, tuple[int, int, int]]:
 
 
 @lru_cache(maxsize=None)
-def _addition_st_count() -> int:
+def _addition_st_count(own: bool = False) -> int:
     with torch.random.fork_rng(devices=[]):
-        return count_parameters(_addition_st())
+        return count_parameters(_addition_st(0 if own else None))
+
+
+def _addition_loc_count(name: str) -> int:
+    return ADDITION_TRANSFORMERS[name] * _addition_st_count(name.endswith("-own"))
 
 
 def _addition_count(name: str, width: int) -> int:
-    kind, k, shape = _addition_parts(name)
-    return _classifier_count(kind, shape, width, ADDITION_CLASSES) + k * _addition_st_count()
+    kind, _, shape = _addition_parts(name)
+    return _classifier_count(kind, shape, width, ADDITION_CLASSES) + _addition_loc_count(name)
 
 
 def addition_budget() -> int:
@@ -367,7 +395,9 @@ def build_addition_model(name: str) -> nn.Module:
     classifier = _classifier(kind, shape, solve_addition_width(name), ADDITION_CLASSES)
     if k == 0:
         return classifier
-    transformer = _addition_st() if k == 1 else ParallelTransformers([_addition_st() for _ in range(k)])
+    own = name.endswith("-own")
+    transformer = _addition_st() if k == 1 else ParallelTransformers([_addition_st(c if own else None)
+                                                                      for c in range(k)])
     return STClassifier(transformer, classifier)
 
 
@@ -378,6 +408,6 @@ def addition_param_counts(models: Sequence[str] = ADDITION_MODELS) -> dict[str, 
         name = normalize_addition_name(name)
         width = solve_addition_width(name)
         total = _addition_count(name, width)
-        loc = ADDITION_TRANSFORMERS[name] * _addition_st_count()
+        loc = _addition_loc_count(name)
         out[name] = {"total": total, "localization": loc, "classifier": total - loc, "width": width}
     return out

@@ -13,7 +13,7 @@ from stn_course.models import ADDITION_MODELS, ParallelTransformers, build_addit
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.mark.parametrize("name", ADDITION_MODELS)
+@pytest.mark.parametrize("name", ADDITION_MODELS + models.ADDITION_VARIANTS)
 def test_models_map_two_channels_to_nineteen_sums_and_match_the_budget(name):
     torch.manual_seed(0)
     model = build_addition_model(name)
@@ -21,7 +21,24 @@ def test_models_map_two_channels_to_nineteen_sums_and_match_the_budget(name):
     counts = models.addition_param_counts([name])[name]
     assert counts["total"] == models.count_parameters(model)
     assert abs(counts["total"] - models.addition_budget()) / models.addition_budget() < 0.02
-    assert counts["localization"] == 36_396 * models.ADDITION_TRANSFORMERS[name]
+    # a localisation net on both channels has 36,396 parameters; on one channel 500 fewer (its first conv's 5 × 5 × 20)
+    per_net = 35_896 if name.endswith("-own") else 36_396
+    assert counts["localization"] == per_net * models.ADDITION_TRANSFORMERS[name]
+
+
+def test_in_the_own_channel_variant_each_localisation_net_sees_only_its_channel():
+    torch.manual_seed(0)
+    model = build_addition_model("2x-st-cnn-own").eval()
+    for t in A.transformers_of(model):
+        torch.nn.init.normal_(t.localization.net.net.head.linear.weight)  # let θ follow the input
+    x = torch.rand(4, 2, 42, 42)
+    y = x.clone()
+    y[:, 1] = torch.rand(4, 42, 42)  # change channel 2 only
+    with torch.no_grad():
+        first, second = (torch.stack([t.localization(v) for v in (x, y)]) for t in A.transformers_of(model))
+    assert torch.equal(first[0], first[1])  # transformer 1 looks at channel 1 alone
+    assert not torch.allclose(second[0], second[1])  # transformer 2 sees the change
+    assert models.normalize_addition_name("2×ST-CNN-own") == "2x-st-cnn-own"
 
 
 def test_the_budget_is_the_cnn_baseline_counted_by_hand():
