@@ -184,3 +184,36 @@ def test_results_too_big_to_compare_are_refused_cheaply(tmp_path):
     torch.save([("ok", [torch.zeros(3), {"a": 1.0}])], fine)
     (status, (tensor, plain)), = read_outputs(fine)
     assert status == "ok" and torch.equal(tensor, torch.zeros(3)) and plain == {"a": 1.0}
+
+
+def _delegations():
+    """A learner's `crop_window` that hands the work to the package's own, four ways (issue 24, finding 2)."""
+    import functools
+
+    from stn_course.svhn import crops
+
+    def wrapper(*args, **kwargs):  # a def of their own that calls the package
+        return crops.crop_window(*args, **kwargs)
+
+    renamed = functools.partial(crops.crop_window)
+    disguised = functools.wraps(crops.crop_window)(lambda *a, **k: crops.crop_window(*a, **k))
+    disguised.__module__ = "__main__"
+    return {"def": wrapper, "lambda": lambda *a, **k: crops.crop_window(*a, **k), "partial": renamed,
+            "__module__": disguised}
+
+
+@pytest.mark.parametrize("how", ["def", "lambda", "partial", "__module__"])
+def test_a_function_that_delegates_to_the_package_scores_nothing(how, tmp_path):
+    from stn_course.classroom.trusted import draw, harness, read_outputs, write_inputs
+
+    root = Path(__file__).resolve().parents[1]
+    window = load_references(root / "instructor")["10_svhn"]["ex-svhn-crop-window"]
+    cases, expected = draw(window, 1)
+    inputs, outputs = tmp_path / "in.pt", tmp_path / "out.pt"
+    write_inputs(cases, inputs)
+    exec(harness(window, inputs, outputs), {"crop_window": _delegations()[how], "__name__": "__main__"})
+    verdict = judge(window, cases, expected, read_outputs(outputs))
+    assert not verdict.passed, verdict.feedback
+    assert "stn_course.svhn.crops.crop_window" in verdict.feedback and "not your own code" in verdict.feedback
+    exec(harness(window, inputs, outputs), {"crop_window": window.reference, "__name__": "__main__"})
+    assert judge(window, cases, expected, read_outputs(outputs)).passed  # the instructor's own passes
