@@ -1,10 +1,13 @@
 """Where a submission runs: a throwaway folder, inside a bubblewrap sandbox when the machine has one.
 
 Inside the sandbox (Debian's ``bubblewrap``), a learner's kernel sees the system, Python and
-the course package read-only, MNIST (``STN_COURSE_DATA``) read-only, an empty ``/tmp`` and its
-own folder; nothing else of the machine: not the instructor's chapters or reference solutions,
-not the other submissions, not the grades. It has no network, no capabilities, its own process
-tree (killed with it), and limits on memory, file size and open files (``prlimit``). Without
+the course package read-only, MNIST (``STN_COURSE_DATA``) read-only, a ``/tmp`` and ``/dev/shm``
+of bounded size (tmpfs) and its own folders; nothing else of the machine: not the instructor's
+chapters or reference solutions, not the other submissions, not the grades. It has no network,
+no capabilities, its own process tree (killed with it), and limits per process on memory, file
+size and open files (``prlimit``). Started by root, it runs as a user of its own (``setpriv``),
+which cannot read root's files and whose process count is limited (RLIMIT_NPROC). Limits for
+the submission as a whole are kept from outside by :mod:`.supervisor`. Without
 bubblewrap the kernel still runs in a throwaway folder under the same limits, but it can read
 and write whatever the grader can: :attr:`Sandbox.description` says so, and the grades say it.
 """
