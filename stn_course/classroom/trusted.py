@@ -115,9 +115,11 @@ def write_inputs(cases: list[Case], path: Path) -> None:
 
 
 _HARNESS = '''
-def __stn_grade(name, inputs, outputs, helpers, probe_name, package, allowed):
+def __stn_grade(name, inputs, outputs, helpers, probe_name, where):
     import sys as _sys
     import torch as _torch
+    package, *allowed = bytes.fromhex(where).decode().split(",")
+    allowed = tuple(allowed)
     space = {{}}
     exec(helpers, space)
     plain, probe = space["_plain"], space.get(probe_name)
@@ -161,7 +163,7 @@ def __stn_grade(name, inputs, outputs, helpers, probe_name, package, allowed):
             _torch.save([("package", ", ".join(dict.fromkeys(calls)))], outputs)
             return
     _torch.save(results, outputs)
-__stn_grade({name!r}, {inputs!r}, {outputs!r}, {helpers!r}, {probe_name!r}, {package!r}, {allowed!r})
+__stn_grade({name!r}, {inputs!r}, {outputs!r}, {helpers!r}, {probe_name!r}, {where!r})
 del __stn_grade
 '''
 
@@ -196,9 +198,11 @@ def harness(hidden: Hidden, inputs: Path, outputs: Path) -> str:
     if hidden.probe:
         helpers += "\n\n" + textwrap.dedent(inspect.getsource(hidden.probe))
     package = os.path.dirname(os.path.abspath(stn_course.__file__)) + os.sep
+    # the package's folder and the allowed modules travel as hex: the harness's text passes through
+    # the learner's input transformers, and names like "_checks" are what a cheat's filter looks for
+    where = ",".join([package, *ALWAYS_ALLOWED, *hidden.allow]).encode().hex()
     return _HARNESS.format(name=hidden.function, inputs=str(inputs), outputs=str(outputs), helpers=helpers,
-                           probe_name=hidden.probe.__name__ if hidden.probe else "", package=package,
-                           allowed=(*ALWAYS_ALLOWED, *hidden.allow))
+                           probe_name=hidden.probe.__name__ if hidden.probe else "", where=where)
 
 
 def read_outputs(path: Path) -> list | None:
