@@ -95,7 +95,8 @@ class Workspace:
     @classmethod
     def create(cls, parent: str | os.PathLike | None = None) -> Workspace:
         root = Path(tempfile.mkdtemp(prefix="stn-grade-", dir=parent))
-        os.chmod(root, 0o755)  # the sandbox's user must reach its folders
+        if _drops_to_nobody():
+            os.chmod(root, 0o711)  # the sandbox's own user must pass through to its folders (not list them)
         # one user per sandbox, so that its process count (RLIMIT_NPROC) is its own
         uid = _FIRST_UID + (os.getpid() % 1000) * 1000 + next(_uids) % 1000
         for sub in ("work", "inbox", "kernel", "home"):
