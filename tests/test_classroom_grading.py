@@ -217,3 +217,61 @@ def test_roster_and_manifest(tmp_path):
     manifest.write_text("ps1: [04_sampler]\n", encoding="utf-8")
     with pytest.raises(ValueError, match="must hold"):
         classroom.read_manifest(manifest)
+
+
+@pytest.fixture(scope="module")
+def limits_class(tmp_path_factory):
+    """The second red team's class (issue 24: findings 2, 8, 9, 11) beside honest learners, graded 2 at a time."""
+    root = tmp_path_factory.mktemp("limits")
+    student = classroom.student_notebook(classroom.read_chapter(FIXTURE_DIR / f"{fake_class.CHAPTER}.ipynb"))
+    dirs = fake_class.write_class(root, student, fake_class.limit_learners, fake_class.EXPECTED_LIMITS)
+    tmpdir = root / "tmp"
+    tmpdir.mkdir()
+    proc = _grade(dirs, dirs["class"] / "grades.csv", "--jobs", "2", tmpdir=tmpdir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"rows": _rows(dirs["class"] / "grades.csv"), "tmpdir": tmpdir}
+
+
+def test_the_limits_class_scores_what_the_instructor_expects(limits_class):
+    rows = limits_class["rows"]
+    if not classroom.find_sandbox().isolated:
+        pytest.skip("the limits are the sandbox's: no bubblewrap here")
+    got = {student: _points(rows, student) for student in fake_class.EXPECTED_LIMITS}
+    assert got == fake_class.EXPECTED_LIMITS
+
+
+def test_a_function_that_calls_the_package_scores_nothing(limits_class):
+    feedback = limits_class["rows"][("delegator", "square")]["feedback"]
+    assert "calls the course package's stn_course.geometry.degrees" in feedback, feedback
+
+
+def test_a_flood_of_output_or_restarts_cannot_stretch_the_time_limits(limits_class):
+    rows = limits_class["rows"]
+    flooder = rows[("flooder", "square")]["notes"]  # interrupted at its cell's limit, not 40 s later
+    assert f"code cell 2 ran past its {CELL_LIMIT:g} s limit" in flooder and "the notebook reached" not in flooder
+    assert _points(rows, "flooder") == 5  # so the cells after it ran within the notebook's limit
+    restarter = rows[("restarter", "square")]["notes"]
+    assert f"the notebook reached its {NOTEBOOK_LIMIT:g} s limit before code cell" in restarter, restarter
+
+
+def test_memory_and_disk_count_for_the_whole_submission(limits_class):
+    rows = limits_class["rows"]
+    if not classroom.find_sandbox().isolated:
+        pytest.skip("the limits are the sandbox's: no bubblewrap here")
+    assert "went over its limit of memory" in rows[("memory_hog", "square")]["notes"]
+    assert "went over its limit of disk" in rows[("disk_hog", "square")]["notes"]
+    assert "No space left on device" in rows[("tmp_hog", "square")]["notes"]  # /tmp is a bounded tmpfs
+    assert "Resource temporarily unavailable" in rows[("forker", "square")]["notes"]  # RLIMIT_NPROC
+    assert list(limits_class["tmpdir"].iterdir()) == []  # every workspace removed
+    assert not [p for p in psutil.process_iter(["cmdline"])
+                if str(limits_class["tmpdir"]) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_the_sandbox_cannot_read_what_only_the_grader_can(limits_class):
+    if not classroom.find_sandbox().isolated:
+        pytest.skip("no bubblewrap here")
+    feedback = limits_class["rows"][("shadow", "square")]["feedback"]
+    assert "PermissionError" in feedback and "/etc/shadow" in feedback, feedback
+    if os.geteuid() == 0:  # root's files: /etc/shadow's lines never come back
+        secret = Path("/etc/shadow").read_text(encoding="utf-8").splitlines()[0]
+        assert all(secret not in r["feedback"] + r["notes"] for r in limits_class["rows"].values())

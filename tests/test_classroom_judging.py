@@ -184,3 +184,94 @@ def test_results_too_big_to_compare_are_refused_cheaply(tmp_path):
     torch.save([("ok", [torch.zeros(3), {"a": 1.0}])], fine)
     (status, (tensor, plain)), = read_outputs(fine)
     assert status == "ok" and torch.equal(tensor, torch.zeros(3)) and plain == {"a": 1.0}
+
+
+def _delegations():
+    """A learner's `crop_window` that hands the work to the package's own, four ways (issue 24, finding 2)."""
+    import functools
+
+    from stn_course.svhn import crops
+
+    def wrapper(*args, **kwargs):  # a def of their own that calls the package
+        return crops.crop_window(*args, **kwargs)
+
+    renamed = functools.partial(crops.crop_window)
+    disguised = functools.wraps(crops.crop_window)(lambda *a, **k: crops.crop_window(*a, **k))
+    disguised.__module__ = "__main__"
+    return {"def": wrapper, "lambda": lambda *a, **k: crops.crop_window(*a, **k), "partial": renamed,
+            "__module__": disguised}
+
+
+@pytest.mark.parametrize("how", ["def", "lambda", "partial", "__module__"])
+def test_a_function_that_delegates_to_the_package_scores_nothing(how, tmp_path):
+    from stn_course.classroom.trusted import draw, harness, read_outputs, write_inputs
+
+    root = Path(__file__).resolve().parents[1]
+    window = load_references(root / "instructor")["10_svhn"]["ex-svhn-crop-window"]
+    cases, expected = draw(window, 1)
+    inputs, outputs = tmp_path / "in.pt", tmp_path / "out.pt"
+    write_inputs(cases, inputs)
+    exec(harness(window, inputs, outputs), {"crop_window": _delegations()[how], "__name__": "__main__"})
+    verdict = judge(window, cases, expected, read_outputs(outputs))
+    assert not verdict.passed, verdict.feedback
+    assert "stn_course.svhn.crops.crop_window" in verdict.feedback and "not your own code" in verdict.feedback
+    exec(harness(window, inputs, outputs), {"crop_window": window.reference, "__name__": "__main__"})
+    assert judge(window, cases, expected, read_outputs(outputs)).passed  # the instructor's own passes
+
+
+def test_the_supervisor_kills_the_whole_tree_at_the_deadline_from_outside():
+    """A wall clock no flood or restart can extend (finding 8): a thread of the grader kills every process."""
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from stn_course.classroom.supervisor import Supervisor
+
+    code = ("import signal, subprocess, sys, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "kids = [subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']) for _ in range(3)]\n"
+            "print(' '.join(str(k.pid) for k in kids), flush=True)\ntime.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    kids = [int(pid) for pid in parent.stdout.readline().split()]
+    supervisor = Supervisor(time.monotonic() + 1.0, None, None)
+    supervisor.watch(parent.pid)
+    try:
+        assert parent.wait(timeout=60) != 0
+        assert supervisor.reason == "wall clock"
+        for pid in kids:
+            assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        supervisor.close()
+        supervisor.kill()
+
+
+def test_the_supervisor_sums_memory_over_the_process_tree():
+    """Memory for the submission as a whole (finding 9): three children of 150 MB pass 300 MB together."""
+    import subprocess
+    import sys
+    import time
+
+    from stn_course.classroom.supervisor import Supervisor
+
+    code = ("import subprocess, sys, time\n"
+            "kids = [subprocess.Popen([sys.executable, '-c', \"b = b'x' * (150 * 2**20); import time; "
+            "time.sleep(120)\"]) for _ in range(3)]\ntime.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    supervisor = Supervisor(None, 300 * 2**20, None)
+    supervisor.watch(parent.pid)
+    try:
+        assert parent.wait(timeout=90) != 0
+        assert supervisor.reason.startswith("memory")
+    finally:
+        supervisor.close()
+        supervisor.kill()
+
+
+def test_limits_name_the_argument_they_refuse():
+    from stn_course.classroom.sandbox import Limits
+
+    with pytest.raises(ValueError, match=r"tmp_size: expected a positive whole number of bytes, got -1"):
+        Limits(tmp_size=-1)
+    with pytest.raises(ValueError, match=r"processes: expected a positive whole number or None, got 0"):
+        Limits(processes=0)

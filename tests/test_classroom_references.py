@@ -75,7 +75,7 @@ def test_wrong_answers_missing_functions_and_the_package_own_functions_fail(tmp_
 
     window = REFERENCES["10_svhn"]["ex-svhn-crop-window"]
     verdict = _grade_in_process(window, {"crop_window": crop_window}, tmp_path)
-    assert not verdict.passed and "from the course package, not your own code" in verdict.feedback
+    assert not verdict.passed and "the package's solution, not your own code" in verdict.feedback
 
 
 def classroom_compose_backwards(first, second):

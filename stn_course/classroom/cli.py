@@ -44,7 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
     g.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
     g.add_argument("--output-limit", type=int, default=1_000_000, help="bytes of output per cell (default 1e6)")
-    g.add_argument("--memory", type=float, default=6, help="GiB of memory per kernel (default 6; 0: no limit)")
+    g.add_argument("--memory", type=float, default=6, help="GiB of memory per submission, all its processes "
+                   "together, and per process (default 6; 0: no limit)")
+    g.add_argument("--tree-memory", type=float, help="GiB of resident memory of a submission's processes together, "
+                   "kept from outside the sandbox (default: --memory)")
+    g.add_argument("--wall", type=float, help="seconds per submission, start to end, kept from outside the sandbox "
+                   "(default: --timeout + 120 + --cell-timeout per exercise)")
+    g.add_argument("--disk", type=float, default=256, help="MiB a submission may write to its folders (default 256)")
+    g.add_argument("--tmp", type=float, default=256, help="MiB of the sandbox's /tmp and /dev/shm (default 256)")
+    g.add_argument("--processes", type=int, default=256, help="processes and threads per submission (default 256)")
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default 1)")
     g.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
                    help="grade only the I-th of N slices of the roster (0-based), to merge later")
@@ -111,7 +119,13 @@ def _grade(args) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    limits = Limits(memory=int(args.memory * 2**30) or None)
+    try:
+        limits = Limits(memory=int(args.memory * 2**30) or None, total_memory=int((args.tree_memory or 0) * 2**30) or None,
+                        disk=int(args.disk * 2**20) or None,
+                        tmp_size=int(args.tmp * 2**20), processes=args.processes or None)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     sandbox = Sandbox(None, reason="--no-sandbox was given", limits=limits) if args.no_sandbox else find_sandbox(limits)
     if not sandbox.isolated:
         print(f"WARNING: grading WITHOUT a sandbox: {sandbox.reason}. The learners' code can read and change "
@@ -124,7 +138,7 @@ def _grade(args) -> int:
     mine = students[i::n]
     setup = Setup({c: read_chapter(args.source / f"{c}.ipynb") for c in chapters}, references, sandbox,
                   timeout=args.timeout, cell_timeout=args.cell_timeout, output_limit=args.output_limit,
-                  quick=not args.full, preload=args.preload)
+                  quick=not args.full, preload=args.preload, wall=args.wall)
     if args.seed is not None:
         setup.seed, setup.show_inputs = args.seed, False
     subs = find_submissions(args.submissions, mine, chapters)

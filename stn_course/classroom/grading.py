@@ -30,11 +30,13 @@ from .kernel import CellResult, Kernel, sandbox_env
 from .markers import remove_hidden_tests
 from .reports import Score
 from .sandbox import Sandbox, Workspace, find_sandbox
+from .supervisor import Supervisor
 from .trusted import Hidden, Verdict, draw, harness, judge, read_outputs, write_inputs
 
 __all__ = ["PRELOAD", "Setup", "grade_submission", "grade_class"]
 
 PRELOAD = "import stn_course.exercises, stn_course.config"  # loads torch before the clock starts
+_START_UP = 120.0  # seconds a kernel may take to start and run the preload
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Setup:
     preload: str = PRELOAD
     seed: int = field(default_factory=lambda: secrets.randbits(62))
     show_inputs: bool = True  # False with a fixed seed: its hidden inputs repeat, so feedback must not show them
+    wall: float | None = None  # seconds for one submission, all in (None: see :meth:`wall_limit`)
     _drawn: dict = field(default_factory=dict, repr=False)
 
     def hidden(self, chapter: str) -> list[tuple[str, float, Hidden]]:
@@ -65,6 +68,13 @@ class Setup:
                 raise ValueError(f"references: chapter {chapter} has no trusted check for exercise {label!r}")
             out.append((label, ex.points, spec))
         return out
+
+    def wall_limit(self, chapter: str) -> float:
+        """The wall clock of one submission, start to end, kept by the :class:`Supervisor`:
+        ``wall``, or the notebook's limit plus a start-up allowance and one cell limit per exercise."""
+        if self.wall is not None:
+            return self.wall
+        return _START_UP + self.timeout + self.cell_timeout * len(self.hidden(chapter))
 
     def cases(self, chapter: str, label: str, spec: Hidden):
         """The hidden inputs and reference answers of an exercise, drawn once per run."""
@@ -86,20 +96,28 @@ def _code_cells(nb, source: Chapter) -> list[tuple[int, str]]:
 class _Run:
     """One submission's kernel: runs cells, recovers from stuck and dead kernels, keeps notes."""
 
-    def __init__(self, kernel: Kernel, setup: Setup):
-        self.kernel, self.setup = kernel, setup
+    def __init__(self, kernel: Kernel, setup: Setup, supervisor: Supervisor | None = None):
+        self.kernel, self.setup, self.supervisor = kernel, setup, supervisor
         self.ran_ok: list[str] = []
         self.results: list[CellResult] = []
         self.notes: list[str] = []
+        self.wall = setup.wall
 
     async def start(self) -> None:
         await self.kernel.start()
         if self.setup.preload:  # library imports are not the learner's time
             await self.kernel.run(self.setup.preload, max(120.0, self.setup.timeout))
 
+    @property
+    def over(self) -> bool:
+        """Whether the supervisor stopped the submission (its wall clock, memory or disk)."""
+        return self.supervisor is not None and self.supervisor.tripped
+
     async def recover(self) -> float:
         """A fresh kernel in the state the cells that ran well left; returns the seconds it took."""
         t0 = time.monotonic()
+        if self.over:
+            return 0.0
         await self.kernel.stop()
         await self.start()
         for source in self.ran_ok:
@@ -116,15 +134,28 @@ class _Run:
                 break
             result = await self.kernel.run(source, min(self.setup.cell_timeout, left))
             self.results.append(result)
+            if self.over:
+                self.notes.append(f"code cell {n} was stopped: {self.stopped()}")
+                break
             note = _cell_note(n, result, self.setup)
             if note:
                 self.notes.append(note)
             if result.ok:
                 self.ran_ok.append(source)
             elif result.status in ("stuck", "dead"):
-                deadline += await self.recover()  # the replay is not the learner's time
+                await self.recover()  # the replay counts against the notebook's limit: a restart cannot extend it
+
+    def stopped(self) -> str:
+        """Why the supervisor ended the submission, as a sentence."""
+        reason = self.supervisor.reason if self.supervisor else ""
+        if reason == "wall clock":
+            return (f"the submission ran past its {self.wall:g} s wall clock and all its processes "
+                    "were killed")
+        return f"the submission went over its limit of {reason} and all its processes were killed"
 
     async def probe(self, spec: Hidden, cases, space: Workspace, label: str) -> tuple[list | None, CellResult]:
+        if self.over:
+            return None, CellResult("stopped", "Stopped", self.stopped())
         inputs, outputs = space.inbox / f"{label}.pt", space.work / f".{label}.result.pt"
         write_inputs(cases, inputs)
         outputs.unlink(missing_ok=True)
@@ -142,6 +173,7 @@ def _what_happened(r: CellResult, output_limit: int) -> str:
             "stuck": f"ran past its {r.limit:g} s limit and ignored the interrupt",
             "dead": f"killed the kernel ({r.evalue})",
             "output": f"printed more than {output_limit:,} bytes (the rest was dropped and the cell stopped)",
+            "stopped": f"did not run: {r.evalue}",
             }.get(r.status, r.status)
 
 
@@ -162,6 +194,8 @@ def _cell_note(n: int, r: CellResult, setup: Setup) -> str:
 
 
 def _probe_failure(spec: Hidden, r: CellResult, setup: Setup) -> str:
+    if r.status == "stopped":
+        return r.evalue
     endless = " (an endless loop?)" if r.status in ("timeout", "stuck") else ""
     return f"`{spec.function}` {_what_happened(r, setup.output_limit)} on the hidden cases{endless}"
 
@@ -211,9 +245,13 @@ async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> l
         return _failed_rows(sub, setup, why)
     sources = _code_cells(nb, setup.chapters[sub.chapter])
     space = Workspace.create()
+    wall = setup.wall_limit(sub.chapter)
+    limits = setup.sandbox.limits
+    supervisor = Supervisor(time.monotonic() + wall, limits.tree_memory, limits.disk, [space.work, space.home])
     kernel = Kernel(space.work, sandbox_env(space, setup.quick), sandbox=setup.sandbox,
-                    space=space, output_limit=setup.output_limit)
-    run = _Run(kernel, setup)
+                    space=space, output_limit=setup.output_limit, supervisor=supervisor)
+    run = _Run(kernel, setup, supervisor)
+    run.wall = wall
     verdicts = []
     try:
         await run.start()
@@ -221,14 +259,21 @@ async def grade_submission(sub: Submission, text: str | None, setup: Setup) -> l
         for label, worth, spec in exercises:
             cases, expected = setup.cases(sub.chapter, label, spec)
             got, result = await run.probe(spec, cases, space, label)
+            if run.over and not result.ok:
+                result = CellResult("stopped", "Stopped", run.stopped())
             verdict = judge(spec, cases, expected, got, setup.show_inputs) if result.ok else Verdict(False, _probe_failure(spec, result, setup))
             if not verdict.passed:
                 verdict.feedback = _defining_cell_problem(spec, sources, run.results, setup) + verdict.feedback
             verdicts.append((label, worth, verdict))
     except Exception as err:  # the kernel could not start: report it on every exercise
-        why = f"grading failed: {type(err).__name__}: {err}"[:300]
-        verdicts = [(label, worth, Verdict(False, why)) for label, worth, _ in exercises]
+        why = run.stopped() if run.over else f"grading failed: {type(err).__name__}: {err}"[:300]
+        done = {label for label, _, _ in verdicts}
+        verdicts += [(label, worth, Verdict(False, why)) for label, worth, _ in exercises if label not in done]
     finally:
+        if run.over and not any("processes were killed" in n for n in run.notes):
+            run.notes.append(run.stopped())
+        supervisor.close()
+        supervisor.kill()  # whatever the kernel left behind
         await kernel.stop()
         space.remove()
     return _rows(sub, setup, verdicts, run.notes)

@@ -23,7 +23,8 @@ import zmq
 import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 
-from .sandbox import Sandbox, Workspace
+from .sandbox import Sandbox, Workspace, _drops_to_nobody
+from .supervisor import Supervisor
 
 __all__ = ["CellResult", "Kernel", "kernel_env", "sandbox_env"]
 
@@ -89,6 +90,8 @@ class _Manager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         sandbox = getattr(self, "_sandbox", None)
+        if sandbox and sandbox.isolated and _drops_to_nobody():  # the kernel, as the sandbox's user, reads it
+            os.chown(self.connection_file, self._space.uid, self._space.uid)
         return sandbox.wrap(cmd, self._space, self._sandbox_env) if sandbox else cmd
 
 
@@ -101,12 +104,12 @@ class Kernel:
 
     def __init__(self, cwd: str | os.PathLike, env: dict[str, str] | None = None, *,
                  sandbox: Sandbox | None = None, space: Workspace | None = None,
-                 output_limit: int = 1_000_000, grace: float = 5.0):
+                 output_limit: int = 1_000_000, grace: float = 5.0, supervisor: Supervisor | None = None):
         if sandbox is not None and space is None:
             raise ValueError("space: a sandboxed kernel needs a Workspace, got None")
         self.cwd, self.sandbox, self.space = str(cwd), sandbox, space
         self.env = env if env is not None else (sandbox_env(space) if sandbox else kernel_env())
-        self.output_limit, self.grace = output_limit, grace
+        self.output_limit, self.grace, self.supervisor = output_limit, grace, supervisor
         self.km: _Manager | None = None
         self.kc = None
 
@@ -128,6 +131,9 @@ class Kernel:
         km.kernel_spec.interrupt_mode = "message"  # a signal to the sandbox's process group would end it
         self.km = km
         await km.start_kernel(env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = getattr(km.provisioner, "process", None)
+        if self.supervisor is not None and process is not None:
+            self.supervisor.watch(process.pid)  # from here on its whole tree counts against the limits
         context = zmq.asyncio.Context()
         context.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE)  # a giant message is dropped, not taken into memory
         self.kc = km.client(context=context)
@@ -217,8 +223,9 @@ class Kernel:
         return reply
 
     async def _drain_iopub(self, msg_id: str, out: _Output, until_idle: bool = False) -> None:
-        end = time.monotonic() + (2.0 if until_idle else 0.0)
-        while True:
+        """Collect the cell's output for a short while (a flood of messages cannot hold us here)."""
+        end = time.monotonic() + (2.0 if until_idle else _POLL)
+        while time.monotonic() < end:
             try:
                 msg = await self.kc.get_iopub_msg(timeout=0.05 if until_idle else 0.001)
             except Empty:

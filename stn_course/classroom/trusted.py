@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+import stn_course
+
 from ..exercises import Case, compare_plain
 
 __all__ = ["Hidden", "Verdict", "load_references", "draw", "write_inputs", "harness", "read_outputs", "judge"]
@@ -48,6 +50,11 @@ class Hidden:
             something richer than tensors and numbers (a module, optimiser groups). It runs in
             the learner's kernel on their function and here on the reference, so it must be
             self-contained (imports inside) and defined at the top level of its module.
+        allow: modules of the course package (``"stn_course.grid"``) whose functions the
+            learner's function may call: the ones the exercise builds on. While the learner's
+            function runs, every call it makes (directly, through a lambda, a ``partial`` or any
+            helper outside the package) into a function defined at the top level of any other
+            package module is recorded, and the exercise fails: it delegated to the package.
     """
 
     function: str
@@ -56,6 +63,11 @@ class Hidden:
     probe: Callable | None = None
     atol: float = 1e-5
     rtol: float = 1e-5
+    allow: tuple[str, ...] = ()
+
+
+# modules of the package a learner's function may call: the exercise helpers, not solutions
+ALWAYS_ALLOWED = ("stn_course.exercises", "stn_course._checks", "stn_course.config")
 
 
 def load_references(folder: str | os.PathLike) -> dict[str, dict[str, Hidden]]:
@@ -103,30 +115,55 @@ def write_inputs(cases: list[Case], path: Path) -> None:
 
 
 _HARNESS = '''
-def __stn_grade(name, inputs, outputs, helpers, probe_name):
+def __stn_grade(name, inputs, outputs, helpers, probe_name, where):
+    import sys as _sys
     import torch as _torch
+    package, *allowed = bytes.fromhex(where).decode().split(",")
+    allowed = tuple(allowed)
     space = {{}}
     exec(helpers, space)
     plain, probe = space["_plain"], space.get(probe_name)
     fn = globals().get(name)
-    module = getattr(fn, "__module__", None) or ""
-    if module.split(".")[0] == "stn_course":
-        _torch.save([("package", module + "." + getattr(fn, "__qualname__", name))], outputs)
-        return
     if not callable(fn):
         _torch.save([("missing", type(fn).__name__ if name in globals() else "")], outputs)
         return
+    calls = []
+
+    def tracer(frame, event, arg):  # a call into a top-level function of the package, from outside it
+        code = frame.f_code
+        if event != "call" or not code.co_filename.startswith(package):
+            return
+        caller = frame.f_back
+        if caller is not None and caller.f_code.co_filename.startswith(package):
+            return
+        module = frame.f_globals.get("__name__", "")
+        top = getattr(frame.f_globals.get(code.co_name), "__code__", None) is code
+        if top and not module.startswith(allowed) and len(calls) < 5:
+            calls.append(module + "." + code.co_name)
+
+    def traced(*args, **kwargs):
+        _sys.setprofile(tracer)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if _sys.getprofile() is not tracer:
+                calls.append("sys.setprofile (the call tracer was switched off)")
+            _sys.setprofile(None)
+
     results = []
     for args, kwargs in _torch.load(inputs, weights_only=True):
         try:
-            got = probe(fn, *args, **kwargs) if probe else fn(*args, **kwargs)
+            got = probe(traced, *args, **kwargs) if probe else traced(*args, **kwargs)
             results.append(("ok", plain(got)))
         except NotImplementedError as err:
             results.append(("unfinished", str(err)[:300]))
         except Exception as err:
             results.append(("error", (type(err).__name__ + ": " + str(err))[:500]))
+        if calls:
+            _torch.save([("package", ", ".join(dict.fromkeys(calls)))], outputs)
+            return
     _torch.save(results, outputs)
-__stn_grade({name!r}, {inputs!r}, {outputs!r}, {helpers!r}, {probe_name!r})
+__stn_grade({name!r}, {inputs!r}, {outputs!r}, {helpers!r}, {probe_name!r}, {where!r})
 del __stn_grade
 '''
 
@@ -160,8 +197,12 @@ def harness(hidden: Hidden, inputs: Path, outputs: Path) -> str:
     helpers = inspect.getsource(_plain)
     if hidden.probe:
         helpers += "\n\n" + textwrap.dedent(inspect.getsource(hidden.probe))
+    package = os.path.dirname(os.path.abspath(stn_course.__file__)) + os.sep
+    # the package's folder and the allowed modules travel as hex: the harness's text passes through
+    # the learner's input transformers, and names like "_checks" are what a cheat's filter looks for
+    where = ",".join([package, *ALWAYS_ALLOWED, *hidden.allow]).encode().hex()
     return _HARNESS.format(name=hidden.function, inputs=str(inputs), outputs=str(outputs), helpers=helpers,
-                           probe_name=hidden.probe.__name__ if hidden.probe else "")
+                           probe_name=hidden.probe.__name__ if hidden.probe else "", where=where)
 
 
 def read_outputs(path: Path) -> list | None:
@@ -237,7 +278,8 @@ def judge(hidden: Hidden, cases: list[Case], expected: list, outputs: list | Non
     if outputs and outputs[0][0] == "refused":
         return Verdict(False, f"the result of {name} was refused unread: {outputs[0][1]}")
     if outputs and outputs[0][0] == "package":
-        return Verdict(False, f"{name} is {outputs[0][1]} from the course package, not your own code")
+        return Verdict(False, f"{name} calls the course package's {outputs[0][1]}: that is the "
+                              "package's solution, not your own code")
     if len(outputs) != len(cases):
         return Verdict(False, f"no complete result came back from the kernel for {name}")
     for i, (case, want, (status, got)) in enumerate(zip(cases, expected, outputs), 1):

@@ -177,8 +177,11 @@ def learners(student_nb) -> dict[str, list[tuple[str, nbformat.NotebookNode]]]:
     return out
 
 
-def write_class(root: Path, student_nb) -> dict[str, Path]:
-    """Write the course copy, the roster and the submissions under ``root``; return the folders."""
+def write_class(root: Path, student_nb, which=None, expected=None) -> dict[str, Path]:
+    """Write the course copy, the roster and the submissions under ``root``; return the folders.
+
+    ``which``/``expected``: another class (:func:`limit_learners`, :data:`EXPECTED_LIMITS`)."""
+    which, expected = which or learners, expected or EXPECTED
     course, klass = root / "course", root / "class"
     (course / "book").mkdir(parents=True)
     (course / "instructor").mkdir()
@@ -187,11 +190,70 @@ def write_class(root: Path, student_nb) -> dict[str, Path]:
     if reference.exists():
         shutil.copy(reference, course / "instructor")
     subs = klass / "submissions"
-    for learner, files in learners(student_nb).items():
+    for learner, files in which(student_nb).items():
         for rel, nb in files:
             (subs / learner).mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, subs / learner / rel)
-    (klass / "roster.csv").write_text("id,name\n" + "".join(f"{n},{n.title()}\n" for n in EXPECTED),
+    (klass / "roster.csv").write_text("id,name\n" + "".join(f"{n},{n.title()}\n" for n in expected),
                                       encoding="utf-8")
     return {"course": course, "book": course / "book", "instructor": course / "instructor", "class": klass,
             "submissions": subs, "roster": klass / "roster.csv"}
+
+
+# The second red team's attacks on the limits and on the learner's own work (issue 24, findings 2, 8, 9, 11),
+# graded beside an honest, a partial and an untouched learner.
+DELEGATE = "    import math, stn_course.geometry as G\n    return G.degrees(x) * x * math.pi / 180"  # x·x, by the package
+FLOOD = '''import time
+_kernel = get_ipython().kernel
+_end = time.monotonic() + 40
+while time.monotonic() < _end:  # messages on the output channel that belong to no cell of ours
+    _kernel.session.send(_kernel.iopub_socket, "stream", {"name": "stdout", "text": "x"},
+                         parent={"header": {"msg_id": "elsewhere"}})
+'''
+SLOW_START = "import time\ntime.sleep(3)\n"
+MEMORY_HOG = '''import subprocess, sys
+_kids = [subprocess.Popen([sys.executable, "-c", "b = b'x' * (1700 * 2**20); import time; time.sleep(40)"])
+         for _ in range(4)]  # 6.8 GB together, 1.7 GB each: under the limit per process
+'''
+WAIT = "import time\ntime.sleep(4)\n"
+DISK_HOG = "for _i in range(10):\n    open(f'junk{_i}.bin', 'wb').write(b'x' * (60 * 2**20))\nimport time\ntime.sleep(2)\n"
+TMP_HOG = "for _i in range(5):\n    open(f'/tmp/junk{_i}.bin', 'wb').write(b'x' * (60 * 2**20))\n"
+FORK_BOMB = "import subprocess\n_kids = [subprocess.Popen(['sleep', '20']) for _ in range(300)]\nprint(len(_kids), 'children')\n"
+SHADOW = "    raise ValueError(open('/etc/shadow').read())"
+
+EXPECTED_LIMITS = {
+    "correct": 5, "partly": 2, "untouched": 0, "delegator": 3, "flooder": 5, "restarter": 0,
+    "memory_hog": 0, "disk_hog": 0, "tmp_hog": 5, "forker": 5, "shadow": 3,
+}
+
+
+def limit_learners(student_nb) -> dict[str, list[tuple[str, nbformat.NotebookNode]]]:
+    """The learners of :data:`EXPECTED_LIMITS`: their files, as :func:`learners` gives them."""
+    def fresh():
+        return copy.deepcopy(student_nb)
+
+    def solved():
+        return _fill(fresh(), SQUARE, MEAN)
+
+    name = f"{CHAPTER}.ipynb"
+    restarter = solved()
+    for _ in range(15):  # each kills the kernel: the cells before it are replayed, 3 s each time
+        _insert_after_first_code_cell(restarter, EXIT)
+    _insert_after_first_code_cell(restarter, SLOW_START)
+    memory_hog = solved()
+    for _ in range(6):  # the children take a while to fill their memory
+        _insert_after_first_code_cell(memory_hog, WAIT)
+    _insert_after_first_code_cell(memory_hog, MEMORY_HOG)
+    return {
+        "correct": [(name, solved())],
+        "partly": [(name, _fill(fresh(), SQUARE, "    return sum(xs)"))],
+        "untouched": [(name, fresh())],
+        "delegator": [(name, _fill(fresh(), DELEGATE, MEAN))],
+        "flooder": [(name, _insert_after_first_code_cell(solved(), FLOOD))],
+        "restarter": [(name, restarter)],
+        "memory_hog": [(name, memory_hog)],
+        "disk_hog": [(name, _insert_after_first_code_cell(solved(), DISK_HOG))],
+        "tmp_hog": [(name, _insert_after_first_code_cell(solved(), TMP_HOG))],
+        "forker": [(name, _insert_after_first_code_cell(solved(), FORK_BOMB))],
+        "shadow": [(name, _fill(fresh(), SHADOW, MEAN))],
+    }
