@@ -212,8 +212,8 @@ while time.monotonic() < _end:  # messages on the output channel that belong to 
 '''
 SLOW_START = "import time\ntime.sleep(3)\n"
 MEMORY_HOG = '''import subprocess, sys
-_kids = [subprocess.Popen([sys.executable, "-c", "b = b'x' * (1700 * 2**20); import time; time.sleep(40)"])
-         for _ in range(4)]  # 6.8 GB together, 1.7 GB each: under the limit per process
+_kids = [subprocess.Popen([sys.executable, "-c", "b = b'x' * (500 * 2**20); import time; time.sleep(40)"])
+         for _ in range(4)]  # 2 GB together, 0.5 GB each: under the limit per process, over the class's 1.5 GiB in all
 '''
 WAIT = "import time\ntime.sleep(4)\n"
 DISK_HOG = "for _i in range(10):\n    open(f'junk{_i}.bin', 'wb').write(b'x' * (60 * 2**20))\nimport time\ntime.sleep(2)\n"
