@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("student", help="write student notebooks (solutions replaced by stubs)")
     s.add_argument("chapters", nargs="+", type=Path)
     s.add_argument("--out", type=Path, required=True, help="folder for the student notebooks")
+    s.add_argument("--force", action="store_true", help="overwrite student notebooks that hold a learner's work")
     g = sub.add_parser("grade", help="grade a class's submissions in sandboxed kernels; write a CSV and feedback files")
     g.add_argument("--submissions", type=Path, required=True,
                    help="folder of <learner>/<chapter>.ipynb (or nbgrader's <learner>/<assignment>/<chapter>.ipynb)")
@@ -158,7 +159,12 @@ def _grade(args) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "student":
-        for target in write_student_notebooks(args.chapters, args.out):
+        try:
+            targets = write_student_notebooks(args.chapters, args.out, force=args.force)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        for target in targets:
             print(f"wrote {target}")
         return 0
     if args.command == "grade":

@@ -12,7 +12,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from .chapters import Chapter, Exercise, directives, problems, read_chapter
-from .markers import remove_hidden_tests, solution_regions, stub_source, text_stub
+from .markers import BEGIN_SOLUTION, remove_hidden_tests, solution_regions, stub_source, text_stub
 
 def _remove_solution_directives(markdown: str) -> str:
     lines = markdown.split("\n")
@@ -79,17 +79,46 @@ def leaks(chapter: Chapter, student: NotebookNode | None = None, min_chars: int 
     return out
 
 
-def write_student_notebooks(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike) -> list[Path]:
-    """Write the student version of each chapter to ``out_dir`` (same file names)."""
+def _refusal(target: Path, fresh: NotebookNode, force: bool) -> str:
+    """Why ``target`` must not be overwritten by ``fresh`` ("" when it may be)."""
+    if not target.exists():
+        return ""
+    try:
+        existing = nbformat.read(target, as_version=4)
+    except Exception as err:  # not a notebook we can read: never overwrite blindly
+        return f"{target} exists and is not a readable notebook ({type(err).__name__}); pass another --out"
+    if existing.metadata.get("stn_course", {}).get("edition") != "student" or any(
+            BEGIN_SOLUTION in c.source for c in existing.cells):
+        return (f"--out {target.parent}: {target.name} there holds reference solutions (it is not a student "
+                "edition); expected a folder for the student notebooks, such as --out student/")
+    if not force and [c.source for c in existing.cells] != [c.source for c in fresh.cells]:
+        return (f"{target} holds a learner's work (it differs from a fresh student edition); "
+                "pass --force to overwrite it, or another --out")
+    return ""
+
+
+def write_student_notebooks(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
+                            force: bool = False) -> list[Path]:
+    """Write the student version of each chapter to ``out_dir`` (same file names).
+
+    Never writes over a notebook that holds reference solutions; never over a learner's work
+    (a student edition that differs from a fresh one) unless ``force``. Nothing is written when
+    any target is refused.
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    plan = []
     for path in paths:
         chapter = read_chapter(path)
         bad = problems(chapter)
         if bad:
             raise ValueError(f"{path}: the exercise format is broken:\n  " + "\n  ".join(bad))
         target = out_dir / Path(path).name
-        nbformat.write(student_notebook(chapter), target)
-        written.append(target)
-    return written
+        fresh = student_notebook(chapter)
+        why = _refusal(target, fresh, force)
+        if why:
+            raise ValueError(why)
+        plan.append((target, fresh))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for target, fresh in plan:
+        nbformat.write(fresh, target)
+    return [target for target, _ in plan]

@@ -197,7 +197,7 @@ def run_cases(exercise: str, fn: Callable, cases: Sequence[Case], *, hint: str =
         except NotImplementedError:
             raise not_attempted(exercise, hint) from None
         except Exception as err:  # the learner's code failed: report it as feedback
-            raise ExerciseFailed(f"{label}: your code raised {type(err).__name__}: {err}. {hint}".strip()) from err
+            raise ExerciseFailed(f"{label}: your code raised {type(err).__name__}: {str(err).rstrip('. ')}. {hint}".strip()) from err
         problem = compare(got, case.expected, atol, rtol)
         if problem:
             raise ExerciseFailed(f"{label}: {problem}. {hint}".strip())

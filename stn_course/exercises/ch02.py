@@ -23,16 +23,16 @@ def check_pixel_to_norm(fn) -> None:
         Case("a tensor of indices 0..6 of 7, align_corners=True", (idx, 7, True), pixel_to_norm(idx, 7, True)),
     ]
     run_cases("to_norm", fn, cases,
-              hint="With align_corners=False the image's outer edges are at ±1, so a pixel is 2/size wide and "
-                   "the centre of pixel i sits at -1 + (i + 0.5)·2/size; with True the first and last centres are at ±1.")
+              hint="With align_corners=False the image's outer edges (pixel positions -0.5 and size - 0.5) are at ±1; "
+                   "with True the first and last pixel centres are. Each is a straight line through two points.")
 
 
 def check_rotation_theta(fn) -> None:
     """``rotation_theta(angle)``: θ (1, 2, 3) that turns a square image's content counter-clockwise by ``angle``."""
     cases = [Case(f"angle {a:.4g} rad", (a,), theta_from(a)) for a in (0.0, math.pi / 6, -math.pi / 4, math.pi / 2, 2.5)]
     run_cases("rotation_theta", fn, cases, atol=1e-6,
-              hint="Return a (1, 2, 3) float tensor [[cos a, -sin a, 0], [sin a, cos a, 0]]; "
-                   "remember θ maps output points to input points.")
+              hint="Return a (1, 2, 3) float tensor; θ maps output points to input points and y points down, "
+                   "so check the sense of rotation against torch.rot90.")
 
 
 def check_compose(fn) -> None:
@@ -44,7 +44,8 @@ def check_compose(fn) -> None:
         Case("identity then θ is θ", (ident, a), a.clone()),
         Case("θ then identity is θ", (a, ident), a.clone()),
         Case("two translations add", (theta_from(tx=0.2), theta_from(tx=0.3, ty=-0.1)), theta_from(tx=0.5, ty=-0.1)),
-        Case("two rotation-scalings: the angles add, the scales multiply", (theta_from(angles, scales), theta_from(0.3, 2.0)),
+        Case("two batches of N = 2 rotation-scalings: the angles add, the scales multiply",
+             (theta_from(angles, scales), theta_from(torch.full((2,), 0.3), torch.full((2,), 2.0))),
              theta_from(angles + 0.3, scales * 2.0)),
         Case("a zoom, then a shift: the shift is zoomed too", (theta_from(scale=0.5), theta_from(tx=0.4, ty=-0.2)),
              theta_from(scale=0.5, tx=0.2, ty=-0.1)),
