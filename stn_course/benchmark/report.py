@@ -82,7 +82,7 @@ def health_table(records: Iterable[Record], label: Callable[[Record], Sequence[s
             live, total = p["head_units"] if p.get("head_units") else ("—", "—")
             share = "—" if p["live_share"] is None else f"{p['live_share']:.0%}"
             rows.append([*label(r), str(k + 1), status, f"{max(p['theta_std']):.2g}", f"{live}/{total}", share])
-    header = [*label_header, "transformer", "θ", "θ's largest spread", "units live before the head",
+    header = [*label_header, "transformer", "status", "θ's largest spread", "units live before the head",
               "all units live"]
     return html_table(header, rows, caption)
 
