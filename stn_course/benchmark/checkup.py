@@ -19,7 +19,7 @@ import torch
 
 from .. import health
 from ..models import build_addition_model, build_model
-from .cli import register
+from .cli import positive_int, register
 from .provenance import provenance
 from .records import HEALTH_INPUTS, load_runs, load_weights, write_json
 
@@ -65,7 +65,7 @@ def measure(record: Mapping[str, Any], folder: Path) -> dict[str, Any]:
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", type=Path, help="a results folder (results/table1, results/addition, results/table2)")
     p.add_argument("--write", action="store_true", help="add the health to each record that lacks it")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
 
 
 def _run(args: argparse.Namespace) -> int:
