@@ -136,7 +136,8 @@ def test_chapter_follows_the_template(path: Path):
     assert header.index("{admonition} Learning goals") < header.index("{admonition} Before you start"), path.name
     for part in ("**Prerequisites**", "**Run it**"):
         assert part in before, f"{path.name}: the 'Before you start' box needs a {part} line"
-    assert f"book/{path.name}" in before, f"{path.name}: 'Run it' names the notebook to open"
+    assert "python -m stn_course.classroom start" in before, f"{path.name}: 'Run it' gives the one command to start"
+    assert f"student/{path.name}" in before, f"{path.name}: 'Run it' names the learner's copy of the chapter"
     assert ":class: stn-before-you-start" in before, f"{path.name}: the box carries the class the book fills in"
 
     headings = _headings(nb)

@@ -17,8 +17,7 @@ def test_sequence_error_check():
         ch10.check_sequence_error(lambda p, t: 100.0 * (p != t).float().mean().item())
     with pytest.raises(ExerciseFailed, match="case 3/6"):   # ignores blanks
         ch10.check_sequence_error(lambda p, t: 100.0 * ((p != t) & (t != 10)).any(1).float().mean().item())
-    with pytest.raises(ExerciseFailed, match="not attempted yet"):
-        ch10.check_sequence_error(lambda p, t: (_ for _ in ()).throw(NotImplementedError))
+    assert ch10.check_sequence_error(lambda p, t: (_ for _ in ()).throw(NotImplementedError)) is False
 
 
 def test_crop_window_check():

@@ -1,8 +1,9 @@
-"""The command line: ``python -m stn_course.classroom student|grade|merge|audit|exercises|verify|student-book``."""
+"""The command line: ``python -m stn_course.classroom start|student|grade|merge|audit|exercises|verify|student-book``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from .grading import PRELOAD, Setup, grade_class
 from .reports import merge_csv, totals, write_csv, write_feedback
 from .sandbox import Limits, Sandbox, find_sandbox
 from .sphinx import build_student_book
-from .student import write_student_notebooks
+from .student import start_edition, write_student_notebooks
 from .table import exercise_table
 from .trusted import load_references
 from .verification import verify
@@ -24,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m stn_course.classroom",
                                 description=sys.modules[__package__].__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("start", help="a learner's start: your student edition of every chapter, opened in JupyterLab")
+    w.add_argument("--book", type=Path, default=Path("book"), help="the chapters (default book/)")
+    w.add_argument("--out", type=Path, default=Path("student"), help="your student edition (default student/)")
+    w.add_argument("--chapter", default="01_invariance", help="the chapter to open first (default 01_invariance)")
+    w.add_argument("--no-lab", action="store_true", help="only write the student edition")
+    w.add_argument("lab_args", nargs=argparse.REMAINDER, help="passed to jupyter lab after -- (e.g. --port 8890)")
     s = sub.add_parser("student", help="write student notebooks (solutions replaced by stubs)")
     s.add_argument("chapters", nargs="+", type=Path)
     s.add_argument("--out", type=Path, required=True, help="folder for the student notebooks")
@@ -156,8 +163,36 @@ def _grade(args) -> int:
     return 0
 
 
+def _start(args) -> int:
+    """``start``: write the student edition (keeping a learner's work), then open JupyterLab here."""
+    try:
+        written, kept = start_edition(args.book, args.out)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"student edition in {args.out}/: {len(written)} chapters written"
+          + (f", {len(kept)} kept as you left them ({', '.join(k.name for k in kept)})" if kept else ""))
+    first = args.out / f"{args.chapter.removesuffix('.ipynb')}.ipynb"
+    if not first.is_file():
+        print(f"error: --chapter {args.chapter}: expected a chapter of {args.book}/, such as 01_invariance",
+              file=sys.stderr)
+        return 2
+    # the root is set explicitly: given a file alone, JupyterLab would serve only its folder, not book/
+    lab = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path.cwd()}", first.as_posix(),
+           *[a for a in args.lab_args if a != "--"]]
+    if args.no_lab:
+        print(f"to open it: jupyter lab {first.as_posix()} --ServerApp.root_dir=.")
+        return 0
+    print(f"opening JupyterLab on {Path.cwd()}: your notebooks in {args.out}/, the chapters with solutions "
+          f"in {args.book}/", flush=True)
+    os.execv(sys.executable, lab)
+    return 0  # not reached
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "start":
+        return _start(args)
     if args.command == "student":
         try:
             targets = write_student_notebooks(args.chapters, args.out, force=args.force)

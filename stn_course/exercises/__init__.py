@@ -1,14 +1,17 @@
 """Checks that grade the book's exercises.
 
 Each chapter with exercises has a module here (``ch04``, …) with one ``check_<name>``
-function per exercise. A check runs the learner's code on a few cases and either prints a
-short success line or raises :class:`ExerciseFailed` saying which case failed, what was
-expected against what came back, and a hint. It never prints the solution.
+function per exercise, decorated with :func:`check`. A check runs the learner's code on a few
+cases and either prints a short success line, or prints "not attempted yet" while the
+function is still the stub (so that Run All goes on to the later cells), or raises
+:class:`ExerciseFailed` saying which case failed, what was expected against what came back,
+and a hint. It never prints the solution.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import math
 import numbers
@@ -51,8 +54,46 @@ def finished(*functions: Callable) -> bool:
     return not waiting
 
 
+#: Width to which feedback is wrapped, so that it reads without scrolling sideways.
+FEEDBACK_WIDTH = 88
+
+
+def wrap_feedback(text: str, indent: str = "") -> str:
+    """``text`` wrapped to :data:`FEEDBACK_WIDTH` columns, later lines indented by ``indent``."""
+    return textwrap.fill(text, FEEDBACK_WIDTH, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
+
+
 class ExerciseFailed(AssertionError):
     """An exercise's check did not pass; the message is feedback for the learner."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows in place of a traceback: the feedback alone, wrapped.
+
+        The frames of the checker would teach the learner nothing and bury the message.
+        """
+        return [wrap_feedback(f"\x1b[1;31m✗ {type(self).__name__}\x1b[0m: {self}", "  ")]
+
+
+class ExerciseNotAttempted(ExerciseFailed):
+    """The learner's function is still the stub: there is nothing to check yet."""
+
+
+def check(check_fn: Callable[..., None]) -> Callable[..., bool]:
+    """Decorate a ``check_<name>`` function: True when it passes; False, with a printed
+    "not attempted yet", while the exercise is a stub (no exception, so Run All goes on);
+    :class:`ExerciseFailed` for a wrong answer."""
+
+    @functools.wraps(check_fn)
+    def checked(*args: Any, **kwargs: Any) -> bool:
+        try:
+            check_fn(*args, **kwargs)
+        except ExerciseNotAttempted as err:
+            print(wrap_feedback(f"○ {err}", "  "))
+            return False
+        return True
+
+    return checked
 
 
 #: Set by the book's build (``scripts/stn_book_reading.py``): the page is read by someone who has
@@ -61,9 +102,9 @@ IN_BOOK = "STN_COURSE_BOOK"
 NOT_ATTEMPTED = "not attempted yet — replace the `raise NotImplementedError` with your code."
 
 
-def not_attempted(exercise: str, hint: str = "") -> ExerciseFailed:
-    """The failure of a check whose function is still the stub."""
-    return ExerciseFailed(f"{exercise}: {NOT_ATTEMPTED} {hint}".strip())
+def not_attempted(exercise: str, hint: str = "") -> ExerciseNotAttempted:
+    """The outcome of a check whose function is still the stub (see :func:`check`)."""
+    return ExerciseNotAttempted(f"{exercise}: {NOT_ATTEMPTED} {hint}".strip())
 
 
 def report_pass(exercise: str, detail: str) -> None:
@@ -77,7 +118,7 @@ def report_pass(exercise: str, detail: str) -> None:
               "and run this check: it names the first case your code gets wrong, or says ✓ when it passes. "
               f"(This page ran the reference solution: {detail}.)")
     else:
-        print(f"✓ {exercise}: {detail}")
+        print(wrap_feedback(f"✓ {exercise}: {detail}", "  "))
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
+@check
 def check_shift_images(fn) -> None:
     """``shift_images(images, dx, dy)``: move (N, C, H, W) images by whole pixels, zeros coming in."""
     small = torch.arange(1.0, 13.0).reshape(1, 1, 3, 4)
@@ -27,6 +28,7 @@ def check_shift_images(fn) -> None:
                    "(torch.roll wraps: zero what came round, or copy slices into torch.zeros_like).")
 
 
+@check
 def check_max_pool(fn) -> None:
     """``max_pool(x, k)``: non-overlapping k×k max pooling of (N, C, H, W), like F.max_pool2d(x, k)."""
     g = torch.Generator().manual_seed(2)

@@ -7,9 +7,10 @@ import math
 import torch
 
 from ..geometry import pixel_to_norm, theta_from
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
+@check
 def check_pixel_to_norm(fn) -> None:
     """``to_norm(i, size, align_corners)``: pixel index → normalised coordinate."""
     idx = torch.arange(7, dtype=torch.float64)
@@ -27,6 +28,7 @@ def check_pixel_to_norm(fn) -> None:
                    "with True the first and last pixel centres are. Each is a straight line through two points.")
 
 
+@check
 def check_rotation_theta(fn) -> None:
     """``rotation_theta(angle)``: θ (1, 2, 3) that turns a square image's content counter-clockwise by ``angle``."""
     cases = [Case(f"angle {a:.4g} rad", (a,), theta_from(a)) for a in (0.0, math.pi / 6, -math.pi / 4, math.pi / 2, 2.5)]
@@ -35,6 +37,7 @@ def check_rotation_theta(fn) -> None:
                    "so check the sense of rotation against torch.rot90.")
 
 
+@check
 def check_compose(fn) -> None:
     """``compose(first, second)``: one θ that warps like ``first`` followed by ``second``."""
     a = theta_from(0.3, 0.8, 0.1, 0.2, -0.1)

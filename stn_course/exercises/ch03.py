@@ -7,9 +7,10 @@ import torch.nn.functional as F
 
 from ..geometry import theta_from
 from ..grid import regular_grid
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
+@check
 def check_regular_grid(fn) -> None:
     """``make_regular_grid(H, W)``: (H, W, 3) homogeneous pixel centres (x, y, 1), align_corners=False."""
     cases = [Case(f"H={h}, W={w}", (h, w), regular_grid((h, w))) for h, w in ((1, 1), (2, 2), (3, 4), (5, 2), (28, 28))]
@@ -18,6 +19,7 @@ def check_regular_grid(fn) -> None:
                    "x varies along the last axis (columns), y along the first (rows).")
 
 
+@check
 def check_affine_grid(fn) -> None:
     """``my_affine_grid(theta, H, W)``: T_θ(G) of shape (N, H, W, 2), like F.affine_grid(..., align_corners=False)."""
     g = torch.Generator().manual_seed(4)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
 def _pixel_grid(x: float, y: float, h: int, w: int, dtype: torch.dtype) -> torch.Tensor:
@@ -42,6 +42,7 @@ _POINTS = [
 ]
 
 
+@check
 def check_bilinear_point(fn: Callable) -> None:
     """Exercise: ``bilinear_point(U, x, y)`` — eq. (5) at one point, zero outside the image."""
     u = _image()
@@ -54,6 +55,7 @@ def check_bilinear_point(fn: Callable) -> None:
                    "image count as 0.")
 
 
+@check
 def check_bilinear_dx(fn: Callable) -> None:
     """Exercise: ``bilinear_dx(U, x, y)`` — ∂V/∂x of eq. (7) at a non-integer x."""
     u = _image()
@@ -65,6 +67,7 @@ def check_bilinear_dx(fn: Callable) -> None:
                    "right column (m ≥ x) and -1 for the left one (m < x). Pixels outside the image are 0.")
 
 
+@check
 def check_supersample_factor(fn: Callable) -> None:
     """Exercise: ``supersample_factor(theta, in_size, out_size)`` — the factor that keeps samples ≤ 1 px apart."""
     identity = torch.eye(2, 3).unsqueeze(0)

@@ -10,9 +10,10 @@ from torch import nn
 from ..localization import CNNLocalization
 from ..transformer import SpatialTransformer
 from ..transforms import make_transform
-from . import ExerciseFailed, not_attempted, report_pass
+from . import ExerciseFailed, check, not_attempted, report_pass
 
 
+@check
 def check_identity_head(fn: Callable) -> None:
     """Exercise: ``identity_head(in_features, transform)`` — a regression layer that starts at the identity."""
     g = torch.Generator().manual_seed(5)
@@ -43,6 +44,7 @@ def check_identity_head(fn: Callable) -> None:
     report_pass("identity_head", "starts at the identity for attention, affine, projective and TPS, and can learn")
 
 
+@check
 def check_loc_param_groups(fn: Callable) -> None:
     """Exercise: ``loc_param_groups(model, lr, loc_scale)`` — optimiser groups with a slower localisation net."""
     torch.manual_seed(0)

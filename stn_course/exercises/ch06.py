@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from ..geometry import theta_from
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
+@check
 def check_rotation_angle(fn: Callable) -> None:
     """Exercise: ``rotation_angle(theta)`` — the rotation (degrees) of a batch of θ (N, 2, 3)."""
     angles = torch.tensor([0.0, 30.0, -75.0, 120.0, -170.0])
@@ -26,6 +27,7 @@ def check_rotation_angle(fn: Callable) -> None:
                    "column is (s·cos a, s·sin a). Use torch.atan2, and convert radians to degrees.")
 
 
+@check
 def check_compose_theta(fn: Callable) -> None:
     """Exercise: ``compose_theta(theta1, theta2)`` — one θ that does what sampling with θ1, then θ2 does."""
     t1 = theta_from(torch.tensor([0.3, -1.0]), torch.tensor([0.8, 1.2]), 0.1, torch.tensor([0.1, 0.0]), -0.2)

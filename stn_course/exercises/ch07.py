@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..geometry import theta_from
 from ..grid import projective_grid, tps_control_points, tps_grid
-from . import Case, ExerciseFailed, report_pass, run_cases
+from . import Case, ExerciseFailed, check, report_pass, run_cases
 
 
 def _homographies() -> torch.Tensor:
@@ -20,6 +20,7 @@ def _homographies() -> torch.Tensor:
     return h
 
 
+@check
 def check_homography_grid(fn: Callable) -> None:
     """Exercise: ``homography_grid(H, size)`` — the projective grid generator, from scratch."""
     h = _homographies()
@@ -35,6 +36,7 @@ def check_homography_grid(fn: Callable) -> None:
                    "coordinates by the third. Return (N, H, W, 2) holding (x, y).")
 
 
+@check
 def check_affine_as_tps(fn: Callable) -> None:
     """Exercise: ``affine_as_tps(theta, control_points)`` — the TPS offsets that reproduce an affine θ."""
     ctrl = tps_control_points(16)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from .. import distortions as D
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
 def _rts_cases() -> list[Case]:
@@ -28,6 +28,7 @@ def _rts_cases() -> list[Case]:
     return cases
 
 
+@check
 def check_rts_theta(fn: Callable) -> None:
     """``rts_theta(angle, scale, shift, in_size, out_size) -> θ (N, 2, 3)``."""
     run_cases("rts_theta", fn, _rts_cases(), atol=1e-5,
@@ -48,6 +49,7 @@ def _mask_cases() -> list[Case]:
     return cases
 
 
+@check
 def check_clutter_mask(fn: Callable) -> None:
     """``clutter_mask(params) -> bool (N, 60, 60)``."""
     run_cases("clutter_mask", fn, _mask_cases(),

@@ -8,7 +8,7 @@ import torch
 
 from ..models import CNN, count_parameters
 from ..training import lr_factor
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
 def _cnn_count(in_size: int, c1: int, c2: int, num_classes: int = 10) -> int:
@@ -16,6 +16,7 @@ def _cnn_count(in_size: int, c1: int, c2: int, num_classes: int = 10) -> int:
         return count_parameters(CNN((1, in_size, in_size), (c1, c2), num_classes=num_classes))
 
 
+@check
 def check_cnn_param_count(fn: Callable) -> None:
     """``cnn_param_count(in_size, c1, c2, num_classes=10)`` = parameters of the chapter's CNN."""
     shapes = [(28, 32, 64, 10), (21, 34, 68, 10), (42, 5, 7, 10), (60, 8, 16, 19), (30, 1, 1, 2)]
@@ -26,6 +27,7 @@ def check_cnn_param_count(fn: Callable) -> None:
                    "each max-pool halves the side, rounding down (in_size // 2, then // 2 again).")
 
 
+@check
 def check_step_schedule(fn: Callable) -> None:
     """``step_schedule(step, milestones, gamma)`` = the paper's step-decay multiplier."""
     settings = [((50_000, 100_000), 0.1, s) for s in (0, 49_999, 50_000, 99_999, 100_000, 149_999)]

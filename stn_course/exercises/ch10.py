@@ -7,11 +7,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 B = 10  # the blank class (no digit at this position)
 
 
+@check
 def check_sequence_error(fn: Callable) -> None:
     """Exercise: ``sequence_error(predictions, targets)`` — percent of numbers with any position wrong."""
     targets = torch.tensor([[1, 0, 7, B, B], [5, B, B, B, B], [2, 3, B, B, B], [9, 9, 9, 9, 9]])
@@ -34,6 +35,7 @@ def check_sequence_error(fn: Callable) -> None:
                    "five positions differs (blanks included), and return the percentage of wrong numbers as a float.")
 
 
+@check
 def check_crop_window(fn: Callable) -> None:
     """Exercise: ``crop_window(boxes, image_size)`` — Goodfellow et al.'s box, grown 30% and clipped."""
     three = np.array([[30, 10, 12, 20], [44, 11, 13, 21], [59, 9, 12, 22]], float)
@@ -56,6 +58,7 @@ def check_crop_window(fn: Callable) -> None:
                    "width and height by 30% about its centre, then clip to 0 ≤ x ≤ W and 0 ≤ y ≤ H.")
 
 
+@check
 def check_compose_thetas(fn: Callable) -> None:
     """Exercise: ``compose_thetas(thetas)`` — the single θ that does what a chain of transformers does."""
     identity = torch.tensor([[[1.0, 0, 0], [0, 1, 0]]])

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from ..geometry import rotation_3d
-from . import Case, run_cases
+from . import Case, check, run_cases
 
 
 def _iou_cases() -> list[Case]:
@@ -27,6 +27,7 @@ def _iou_cases() -> list[Case]:
             for text, a, b, expected in specs]
 
 
+@check
 def check_box_iou(fn: Callable) -> None:
     """``box_iou(a, b) -> (N,)`` for boxes ``(N, 4)`` as ``(x0, y0, x1, y1)``."""
     run_cases("box_iou", fn, _iou_cases(), atol=1e-6,
@@ -47,6 +48,7 @@ def _crop_box_cases() -> list[Case]:
     return [Case(text, (torch.tensor(p), size), attention_box(torch.tensor(p), size)) for text, p, size in specs]
 
 
+@check
 def check_crop_box(fn: Callable) -> None:
     """``crop_box(params, size) -> (N, 4)`` for attention parameters ``(N, 3)`` as ``(s, t_x, t_y)``."""
     run_cases("crop_box", fn, _crop_box_cases(), atol=1e-4,
@@ -75,6 +77,7 @@ def _rotation_cases() -> list[Case]:
     return cases
 
 
+@check
 def check_yaw_pitch_roll(fn: Callable) -> None:
     """``yaw_pitch_roll(yaw, pitch, roll) -> (N, 3, 3)`` for (N,) angles: R_y(yaw) · R_x(pitch) · R_z(roll)."""
     run_cases("yaw_pitch_roll", fn, _rotation_cases(), atol=1e-5,
