@@ -109,6 +109,8 @@ def test_book_table_renders_every_model_with_a_footnote_per_provenance():
     assert "<b>4.5</b><sup>b</sup>" in row("ST-CNN Multi") and "not yet run" in row("ST-CNN Multi")
     assert "not built here" in row("DRAM") and "3.9" in row("DRAM")
     assert list(notes.letters.values()) == ["a", "b"]
+    # a column whose runs all rendered the crop at 48 px says so; one with a native-size run does not
+    assert "ours 64 px crop at 48 px" in html and "ours 128 px<" in html and "paper 64 px" in html
     a, b = notes.letters
     assert a == "synthetic stand-in, CPU, efficient (full length: 0.32M images), small width at 48 px, 1 seed"
     assert b.startswith("SVHN, GPU, fast (full length: 0.38M images), paper width at 128 px")
