@@ -88,5 +88,6 @@ def check_supersample_factor(fn: Callable) -> None:
     ]
     run_cases("supersample_factor", fn, cases,
               hint="Moving one output pixel right moves the source point by θ[:, :, 0]·(2/W_out) in normalised "
-                   "units, i.e. (θ00·W/W_out, θ10·H/W_out) source pixels; likewise down with θ[:, :, 1] and H_out. "
-                   "The factor is the ceiling of the longest such step over the batch, and at least 1.")
+                   "units; turn that step into source pixels (x and y each by their own image size), do the same "
+                   "for a step down, and find the smallest whole factor that brings every step of the batch "
+                   "down to at most one pixel.")

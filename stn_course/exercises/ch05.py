@@ -35,12 +35,13 @@ def check_identity_head(fn: Callable) -> None:
         if not torch.allclose(out, identity, atol=1e-6):
             raise ExerciseFailed(f"identity_head({in_features}, {name}): for random features the output should be "
                                  f"the identity {transform.identity_params().tolist()}, got {out[0].tolist()}. "
-                                 "Set the weights to zero and the bias to transform.identity_params().")
+                                 "The output must not depend on the features at all: what does that ask of the "
+                                 "weights, and what is then left to set the output?")
         loss = head(h).sum()
         loss.backward()
         if head.weight.grad is None or head.weight.grad.abs().sum() == 0:
             raise ExerciseFailed(f"identity_head({in_features}, {name}): the weights get no gradient — keep them "
-                                 "trainable parameters (zero-initialised, not frozen or removed).")
+                                 "trainable parameters (initialised as you need, but not frozen or removed).")
     report_pass("identity_head", "starts at the identity for attention, affine, projective and TPS, and can learn")
 
 

@@ -23,8 +23,9 @@ def check_rotation_angle(fn: Callable) -> None:
         Case("rotations with different x and y scales", (theta_from(rad, 0.5, 0.0, 0.0, 0.0, scale_y=1.5),), angles),
     ]
     run_cases("rotation_angle", fn, cases, atol=1e-3,
-              hint="θ = [[s·cos a, …, tx], [s·sin a, …, ty]] for a rotation by a composed with a scale: the first "
-                   "column is (s·cos a, s·sin a). Use torch.atan2, and convert radians to degrees.")
+              hint="θ's 2 × 2 part is R(a)·S(s_x, s_y), the scaling applied first (chapter 2): find two entries "
+                   "whose ratio the scales cannot change. torch.atan2 turns a direction into an angle in "
+                   "radians; the answer is in degrees.")
 
 
 @check
@@ -44,8 +45,8 @@ def check_compose_theta(fn: Callable) -> None:
              theta_from(scale=0.5, tx=0.2, ty=0.1).expand(2, 2, 3)),
     ]
     run_cases("compose_theta", fn, cases, atol=1e-5,
-              hint="V1(p) = U(A1 p + t1) and V2(p) = V1(A2 p + t2) = U(A1 (A2 p + t2) + t1): read off A and t. "
-                   "Shapes: (N, 2, 3) in, (N, 2, 3) out.")
+              hint="Substitute V1(p) = U(A1 p + t1) into V2(p) = V1(A2 p + t2) and bring the result into the form "
+                   "U(A p + t): that A and t make the single θ. Shapes: (N, 2, 3) in, (N, 2, 3) out.")
     # the point of the exercise: one resampling instead of two
     g = torch.Generator().manual_seed(6)
     u = torch.rand(2, 1, 40, 40, generator=g)

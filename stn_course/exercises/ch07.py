@@ -49,7 +49,7 @@ def check_affine_as_tps(fn: Callable) -> None:
         Case("a zoom by 0.5 pulls the 2×2 corners halfway to the centre", (theta_from(scale=0.5), corners.clone()),
              -0.5 * corners[None]),
     ]
-    hint = ("Control point c_k must sample where θ sends it: A c_k + t. The offset is that point minus c_k. "
+    hint = ("A TPS moves each control point c_k by its offset: where must it send c_k to agree with θ there? "
             "Shapes: theta (N, 2, 3), control_points (K, 2) → offsets (N, K, 2).")
     run_cases("affine_as_tps", fn, cases, atol=1e-5, hint=hint)
     offsets = fn(thetas.clone(), ctrl.clone())

@@ -74,6 +74,7 @@ def check_compose_thetas(fn: Callable) -> None:
              torch.tensor([[[0.25, 0, 0.25], [0, 0.25, 0]]])),
     ]
     run_cases("compose_thetas", fn, cases,
-              hint="Each θ maps output coordinates of its transformer to its input coordinates. Point p at the last "
-                   "transformer's output lands at θ1·θ2·…·θk·p in the image: extend each θ to 3×3 with the row "
-                   "(0, 0, 1), multiply them in that order (torch.bmm or @) and keep the first two rows.")
+              hint="Each θ maps output coordinates of its transformer to its input coordinates. Follow a point p "
+                   "of the last transformer's output back to the image, one transformer at a time: that gives the "
+                   "order of the product. Extend each θ to 3×3 with the row (0, 0, 1), multiply (torch.bmm or @) "
+                   "and keep the first two rows.")

@@ -52,9 +52,9 @@ def _crop_box_cases() -> list[Case]:
 def check_crop_box(fn: Callable) -> None:
     """``crop_box(params, size) -> (N, 4)`` for attention parameters ``(N, 3)`` as ``(s, t_x, t_y)``."""
     run_cases("crop_box", fn, _crop_box_cases(), atol=1e-4,
-              hint="the crop spans t − s … t + s in normalised coordinates; with align_corners=False, −1 is the "
-                   "left edge of the first pixel and +1 the right edge of the last, so x = (u + 1) · W / 2 "
-                   "(and y with H).")
+              hint="where do the output's edges (normalised ±1) land in the input under the attention θ? Then "
+                   "turn normalised coordinates into pixels: with align_corners=False, −1 is the outer edge of "
+                   "the first pixel and +1 that of the last (x along W, y along H).")
 
 
 def _rotation_cases() -> list[Case]:
