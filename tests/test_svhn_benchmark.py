@@ -118,13 +118,23 @@ def test_book_table_renders_every_model_with_a_footnote_per_provenance():
 
 
 def test_reading_says_whether_a_transformer_beat_the_cnn_beyond_the_noise():
+    def health(*statuses):
+        return {"transformers": [{"status": s} for s in statuses]}
+
     runs = [_record("cnn", "128px", 30.0), _record("st-single", "128px", 20.0), _record("st-multi", "128px", 29.5),
             _record("cnn", "64px", 10.0), _record("st-single", "64px", 14.0)]
     text = table2.reading(runs)
-    assert "CNN reads 10.0 % on the 64px crops and 30.0 % on the 128px crops wrong." in text
-    assert "On the 128px crops ST-CNN Single beats the CNN by 10.0 points" in text
-    assert "On the 128px crops ST-CNN Multi is within the noise of the CNN (29.5 against 30.0 %" in text
-    assert "On the 64px crops ST-CNN Single is worse than the CNN by 4.0 points" in text
+    # loose crops first, the answer first: who gains, by how many standard errors (noise ≈ 0.87 points)
+    assert text.startswith("On the loose crops only ST-CNN Single gains: 20.0 % against the CNN's 30.0 % "
+                           "(the difference is 12 standard errors of the test sets).")
+    assert "ST-CNN Multi ties with the CNN (29.5 %, within two standard errors)." in text
+    assert "On the tight crops no transformer beats the CNN's 10.0 % beyond the noise. ST-CNN Single does worse (14.0 %)." in text
+    assert text.index("loose") < text.index("tight")
+    # a transformer whose θ hardly depends on its input is called what it is, from the recorded health
+    runs[2]["transformer_health"] = health("nearly constant")
+    assert "ST-CNN Multi learns one fixed window and ties with the CNN" in table2.reading(runs)
+    runs[2]["transformer_health"] = health("nearly constant", "alive")  # one of four alive: not a fixed window
+    assert "ST-CNN Multi ties with the CNN" in table2.reading(runs)
     assert table2.reading([]) == "No Table 2 run has been recorded yet."
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
@@ -245,37 +246,75 @@ def _standard_error(error: float, n: int) -> float:
     return 100 * (p * (1 - p) / n) ** 0.5
 
 
+#: How the reading names the crop recipes.
+CROP_NAMES = {"64px": "tight", "128px": "loose"}
+
+
 def reading(runs: Iterable[Mapping[str, Any]]) -> str:
-    """What the best-obtained cells say, in sentences computed from the records: each model's
-    error on both crops and, on the loose crops, whether each transformer beat the CNN by more
-    than the test sets' noise (two standard errors of the difference)."""
+    """What Table 2 answers, in sentences computed from the records: per crop recipe (loose
+    first, where the paper's transformers gain most), which transformers beat the CNN by more
+    than twice the noise of the difference (the test sets' binomial standard errors), which tie
+    with it and which do worse; and, from the records' health, a transformer whose θ hardly
+    depends on its input ("one fixed window")."""
     best = best_cells(runs)
     err = {cell: benchmark.mean_std([r["test_error"] for r in rows])[0] for cell, rows in best.items()}
     n_test = {cell: sum(r["n_test"] for r in rows) for cell, rows in best.items()}
     if not err:
         return "No Table 2 run has been recorded yet."
     parts = []
-    for kind in KINDS:
-        have = [f"{err[(kind, size)]:.1f} % on the {size} crops" for size in SIZES if (kind, size) in err]
-        if have:
-            parts.append(f"{TITLES[kind]} reads {' and '.join(have)} wrong.")
-    for size in SIZES:
+    for size in sorted(SIZES, key=lambda s: CROP_NAMES[s] != "loose"):
         if ("cnn", size) not in err:
             continue
+        cnn = err[("cnn", size)]
+        verdicts = {}
         for kind in ("st-single", "st-multi"):
-            if (kind, size) not in err:
-                continue
-            a, b = err[(kind, size)], err[("cnn", size)]
-            noise = (_standard_error(a, n_test[(kind, size)]) ** 2 + _standard_error(b, n_test[("cnn", size)]) ** 2) ** 0.5
-            if b - a > 2 * noise:
-                verdict = f"beats the CNN by {b - a:.1f} points (more than twice the noise of {noise:.1f})"
-            elif a - b > 2 * noise:
-                verdict = f"is worse than the CNN by {a - b:.1f} points (more than twice the noise of {noise:.1f})"
-            else:
-                verdict = (f"is within the noise of the CNN ({a:.1f} against {b:.1f} %, a difference of "
-                           f"{abs(a - b):.1f} points where two standard errors are {2 * noise:.1f})")
-            parts.append(f"On the {size} crops {TITLES[kind]} {verdict}.")
-    return " ".join(parts)
+            if (kind, size) in err:
+                noise = math.hypot(_standard_error(err[(kind, size)], n_test[(kind, size)]),
+                                   _standard_error(cnn, n_test[("cnn", size)]))
+                verdicts[kind] = (cnn - err[(kind, size)]) / noise if noise > 0 else 0.0
+        if verdicts:
+            parts.append(_crop_reading(CROP_NAMES[size], cnn, {k: (err[(k, size)], z) for k, z in verdicts.items()},
+                                       {k: _fixed_window(best[(k, size)]) for k in verdicts}))
+    return " ".join(parts) or "No transformer was run beside the CNN on the same crops yet."
+
+
+def _fixed_window(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every transformer of every run is dead or nearly constant, by its recorded health
+    (False where a run's health was not measured)."""
+    statuses = [[t.get("status") for t in (r.get("transformer_health") or {}).get("transformers", [])] for r in rows]
+    return bool(rows) and all(s and all(v in ("dead", "nearly constant") for v in s) for s in statuses)
+
+
+def _crop_reading(crops: str, cnn: float, results: Mapping[str, tuple[float, float]],
+                  fixed: Mapping[str, bool]) -> str:
+    """One crop recipe's sentences: ``results`` maps a model to (error %, difference from the CNN in
+    standard errors, positive when it is better)."""
+    def names(kinds: list[str]) -> str:
+        return " and ".join(TITLES[k] for k in kinds)
+
+    gain = [k for k, (_, z) in results.items() if z > 2]
+    loss = [k for k, (_, z) in results.items() if z < -2]
+    tie = [k for k in results if k not in gain and k not in loss]
+    if gain:
+        only = "only " if tie or loss else ""
+        numbers = " and ".join(f"{results[k][0]:.1f} %" for k in gain)
+        sigmas = " and ".join(f"{results[k][1]:.0f}" for k in gain)
+        out = [f"On the {crops} crops {only}{names(gain)} {'gains' if len(gain) == 1 else 'gain'}: {numbers} "
+               f"against the CNN's {cnn:.1f} % (the difference is {sigmas} standard errors of the test sets)."]
+    else:
+        out = [f"On the {crops} crops no transformer beats the CNN's {cnn:.1f} % beyond the noise."]
+    fixed_ties, other_ties = [k for k in tie if fixed[k]], [k for k in tie if not fixed[k]]
+    for group, how in ((fixed_ties, "learns one fixed window and "), (other_ties, "")):
+        if group:
+            numbers = " and ".join(f"{results[k][0]:.1f} %" for k in group)
+            verb = "ties" if len(group) == 1 else "tie"
+            if how and len(group) > 1:
+                how = "learn one fixed window each and "
+            out.append(f"{names(group)} {how}{verb} with the CNN ({numbers}, within two standard errors).")
+    for kind in loss:
+        how = ", with one fixed window" if fixed[kind] else ""
+        out.append(f"{TITLES[kind]} does worse ({results[kind][0]:.1f} %{how}).")
+    return " ".join(out)
 
 
 @torch.no_grad()
