@@ -191,3 +191,50 @@ def test_git_dirty_counts_code_changes_not_the_results_runs_write(tmp_path, monk
     assert prov.provenance(torch.device("cpu"))["git_dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert prov.provenance(torch.device("cpu"))["git_dirty"] is True
+
+
+# ----------------------------------------------------------------------- comparisons with their noise
+
+def _run(model, distortion, error, seed=0, schedule="efficient", n=10_000):
+    return {"model": model, "distortion": distortion, "test_error": error, "seed": seed, "schedule": schedule,
+            "test_n": n}
+
+
+def test_a_cells_noise_is_the_test_sets_binomial_error_and_the_seeds_spread():
+    one = benchmark.cell_of([_run("cnn", "R", 1.0)])
+    assert one.seeds == 1 and one.mean == 1.0
+    assert one.noise == pytest.approx(100 * (0.01 * 0.99 / 10_000) ** 0.5)  # 0.0995 points
+    two = benchmark.cell_of([_run("cnn", "R", 1.0), _run("cnn", "R", 1.2, seed=1)])
+    binomial = 100 * (0.011 * 0.989 / 10_000) ** 0.5
+    spread = 0.02 / 2  # the sample variance of (1.0, 1.2) is 0.02; the mean of two seeds: 0.01
+    assert two.mean == pytest.approx(1.1) and two.noise == pytest.approx((binomial ** 2 + spread) ** 0.5)
+    with pytest.raises(ValueError, match="records"):
+        benchmark.cell_of([])
+
+
+def test_transformer_against_base_says_beyond_or_within_the_noise():
+    runs = [_run("cnn", "R", 1.20), _run("st-cnn-aff", "R", 0.70),      # 0.50 points: ~3.4 noise → a win
+            _run("cnn", "E", 1.00), _run("st-cnn-aff", "E", 0.90),      # 0.10 points: within
+            _run("cnn", "TC", 1.20), _run("st-cnn-aff", "TC", 1.60),    # the base network better beyond it
+            _run("fcn", "R", 3.0, schedule="fast1000"), _run("st-fcn-aff", "R", 2.0)]  # different schedules: no pair
+    pairs = benchmark.versus_base(runs, "efficient")
+    assert [(d, st, v) for d, st, _, _, _, v in pairs] == [("R", "st-cnn-aff", 1), ("E", "st-cnn-aff", 0),
+                                                          ("TC", "st-cnn-aff", -1)]
+    text = benchmark.versus_base_reading(pairs, "efficient")
+    assert text.startswith("With `efficient` the transformer version beats its base network beyond the noise in "
+                           "1 of 3 comparisons.")
+    assert "1 is within the noise: ST-CNN Aff on E (0.90 % against 1.00 %)." in text
+    assert "The base network is better beyond the noise with ST-CNN Aff on TC (1.60 % against CNN's 1.20 %)." in text
+    assert "6 have one seed" in text
+    assert "No transformer model" in benchmark.versus_base_reading([], "efficient")
+
+
+def test_against_the_paper_counts_cells_at_or_within_noise_of_it():
+    paper = {"cnn": {"R": 1.2, "E": 1.4}, "st-cnn-aff": {"R": 0.7}}
+    cells = {("cnn", "R"): benchmark.cell_of([_run("cnn", "R", 1.1)]),            # below
+             ("cnn", "E"): benchmark.cell_of([_run("cnn", "E", 1.5)]),            # above by 0.1 < 2 × 0.12
+             ("st-cnn-aff", "R"): benchmark.cell_of([_run("st-cnn-aff", "R", 1.4)])}  # twice the paper's
+    text = benchmark.versus_paper_reading(cells, paper, "full-length")
+    assert text == ("Over the 3 full-length cells our error is a median 1.07× the paper's (0.92× to 2.00×); 1 is at "
+                    "or below it (CNN on R), and 1 more within twice its noise of it (CNN on E).")
+    assert benchmark.versus_paper_reading({}, paper, "short") == ""

@@ -20,13 +20,14 @@ an interruption finishes the grid without losing work.
 
 One module per part: ``provenance`` (where and how a result was produced), ``records`` (run
 records on disk and their aggregation), ``report`` (HTML tables and
-footnotes for the book), ``schedules`` (how a model trains), ``table1`` (the
+footnotes for the book), ``comparison`` (Table 1's comparisons with their noise, in sentences), ``schedules`` (how a model trains), ``table1`` (the
 MNIST grid), ``addition`` and ``colocalisation`` (the appendix's MNIST addition and
 co-localisation) and ``cli`` (the subcommand registry). Other tables plug in through
 :func:`register` (``EXTERNAL_SUBCOMMANDS``: Table 2 lives in :mod:`stn_course.svhn.table2`) and
 reuse the same provenance and records.
 """
 
+from .comparison import Cell, cell_of, noise_between, versus_base, versus_base_reading, versus_paper_reading
 from .cli import EXTERNAL_SUBCOMMANDS, SUBCOMMANDS, main, positive_int, register
 from .provenance import REPO_ROOT, device_name, provenance, utc_now
 from .records import (HEALTH_INPUTS, RESULTS_DIR, aggregate, checkpoint_path, curves, find_results, format_cell,
@@ -47,4 +48,5 @@ __all__ = [
     "Schedule", "SCHEDULES", "ABLATION", "ABLATION_CHANGES", "precision_name",
     "PAPER_TABLE1", "SUN_LIN_TABLE1", "DATA_SEED", "table1_data", "run_table1_cell", "run_cells", "write_table1",
     "best_cells", "how_obtained", "images_seen", "is_gpu", "is_full_length",
+    "Cell", "cell_of", "noise_between", "versus_base", "versus_base_reading", "versus_paper_reading",
 ]
