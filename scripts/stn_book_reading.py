@@ -1,7 +1,8 @@
-"""Sphinx extension of the book: how a page reads (issue 17).
+"""Sphinx extension of the book: how a page reads (issues 17, 26).
 
 - the book's stylesheet and the script that fits wide display maths into the text column
-  (``scripts/static/stn_book.css``, ``stn_fit_math.js``);
+  (``scripts/static/stn_book.css``, ``stn_fit_math.js``); tables that scroll sideways in their
+  own box rather than break a number (``stn_tables.js``);
 - reference solutions shown without their grading markers: nbgrader needs
   ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in the notebook (they are where the student
   edition puts its stubs), but a reader of the rendered solution only needs the code;
@@ -122,6 +123,7 @@ def setup(app):
     os.environ["STN_COURSE_BOOK"] = "1"
     app.add_css_file("stn_book.css")
     app.add_js_file("stn_fit_math.js")
+    app.add_js_file("stn_tables.js")
     app.connect("config-inited", _launch_buttons_need_a_repository, priority=950)
     app.connect("doctree-read", _strip_solution_markers)
     app.connect("doctree-resolved", _fill_headers)

@@ -19,6 +19,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -187,18 +188,30 @@ OVERFLOW_REPORT = r"""
     return (ox === "auto" || ox === "scroll") && e.scrollWidth > e.clientWidth + 1;
   });
   const inScroller = (e) => scrollers.some((s) => s !== e && s.contains(e));
+  // a table wider than the column scrolls sideways in its own box (the theme's box around a
+  // markdown table, a cell's HTML output): that is how a wide table reads on a phone
+  const tableBox = (e) => Array.from(e.children).some((c) => c.tagName === "TABLE" && c.offsetWidth > e.clientWidth);
   // the outermost elements that stick out of the text column (cut off, or spilling over)
   const sticksOut = (e) => { const r = e.getBoundingClientRect(); return r.right > box.right + 1 || r.left < box.left - 1; };
   const spill = all.filter((e) => sticksOut(e) && !inScroller(e) && !(e.parentElement && e.parentElement !== article &&
                                                                      article.contains(e.parentElement) && sticksOut(e.parentElement)));
   return {
     wholePage: doc.scrollWidth > doc.clientWidth + 1 ? `the page is ${doc.scrollWidth} px wide in a ${doc.clientWidth} px window` : null,
-    scrollers: scrollers.map((e) => describe(e, e.scrollWidth)),
+    scrollers: scrollers.filter((e) => !tableBox(e)).map((e) => describe(e, e.scrollWidth)),
     spill: spill.map((e) => describe(e, e.getBoundingClientRect().width)),
     column: Math.round(box.width),
   };
 })()
 """
+
+
+#: What a reader can open: solutions and hidden code (the theme's toggles), <details>.
+OPEN_EVERYTHING = "document.querySelectorAll('button.toggle-button, details:not([open]) > summary').forEach((t) => t.click()); true"
+
+
+def _open_everything(browser: Chromium) -> None:
+    browser.evaluate(OPEN_EVERYTHING)
+    browser.loop.run_until_complete(asyncio.sleep(0.5))  # the toggles animate open
 
 
 def overflow(browser: Chromium) -> dict:
@@ -216,9 +229,7 @@ def test_nothing_overflows_sideways(browser, server, page, width):
         if browser.evaluate("document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"):
             browser.wait_for(WIDGETS_RENDERED, timeout=30)
         # what a reader can open counts too: solutions, hidden code cells
-        browser.evaluate("document.querySelectorAll('button.toggle-button, details:not([open]) > summary')"
-                         ".forEach((t) => t.click()); true")
-        browser.loop.run_until_complete(asyncio.sleep(0.5))  # the toggles animate open
+        _open_everything(browser)
         report = overflow(browser)
         record = os.environ.get("STN_BOOK_OVERFLOW_REPORT")
         if record:
@@ -233,6 +244,78 @@ def test_nothing_overflows_sideways(browser, server, page, width):
     problems = ([report["wholePage"]] if report["wholePage"] else []) + [f"scrolls sideways: {s}" for s in report["scrollers"]] + [
         f"sticks out of the {report['column']} px column: {s}" for s in report["spill"]]
     assert not problems, f"{page} at {w} px: {len(problems)} overflowing elements:\n" + "\n".join(problems[:40])
+
+
+# -- tables: a cell never breaks inside a number ---------------------------------------------
+
+#: Every whitespace-free token of a table cell that holds a digit ("0.01", "150,000", "0.7/1ᶜ",
+#: "±0.08"), with the number of lines its text occupies: a token is looked up across the text
+#: nodes of its cell (a superscript mark is part of the token it follows), and its lines are the
+#: distinct tops of the rectangles a DOM Range over it gets from the layout.
+NUMBER_LINES = r"""
+(() => {
+  const article = document.querySelector("main article") || document.querySelector("main") || document.body;
+  const broken = [];
+  let checked = 0;
+  // the lines a piece of text occupies: the distinct tops of its laid-out rectangles (0: not laid out, a hidden row)
+  const lines = (rects) => {
+    const tops = [];
+    for (const r of rects) if (r.width > 0 && r.height > 0 && !tops.some((t) => Math.abs(t - r.top) < r.height / 2)) tops.push(r.top);
+    return tops.length;
+  };
+  for (const cell of article.querySelectorAll("th, td")) {
+    // MathJax's assistive MathML is laid out in a clipped 1 px box: not text on the page
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT, { acceptNode: (n) =>
+      n.parentElement.closest("mjx-assistive-mml") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT });
+    const pieces = [];  // [text node, start offset in the cell's text]
+    let text = "";
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) { pieces.push([n, text.length]); text += n.data; }
+    const locate = (at) => {  // the text node and offset holding character `at` of the cell's text
+      let k = pieces.length - 1;
+      while (k > 0 && pieces[k][1] > at) k--;
+      return [pieces[k][0], at - pieces[k][1]];
+    };
+    for (const m of text.matchAll(/\S+/g)) {
+      if (!/\d/.test(m[0])) continue;
+      const range = document.createRange();
+      range.setStart(...locate(m.index));
+      range.setEnd(...locate(m.index + m[0].length - 1).map((v, i) => (i ? v + 1 : v)));
+      const n = lines(range.getClientRects());
+      if (!n) continue;
+      checked++;
+      if (n > 1) {
+        const section = cell.closest("section[id]");
+        broken.push(`"${m[0]}" on ${n} lines in #${section ? section.id : "?"} ` +
+                    `(cell "${text.trim().replace(/\s+/g, " ").slice(0, 40)}")`);
+      }
+    }
+  }
+  // a formula in a cell (typeset by MathJax, so no text nodes of its own) stays on one line too
+  for (const math of article.querySelectorAll("td mjx-container, th mjx-container")) {
+    const n = lines(math.getClientRects());
+    if (!n) continue;
+    checked++;
+    if (n > 1) broken.push(`a formula on ${n} lines: "${math.textContent.slice(0, 30)}"`);
+  }
+  return { checked, broken };
+})()
+"""
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", PAGES)
+def test_table_cells_never_break_inside_a_number(browser, server, page, width):
+    """A wide table scrolls sideways in its own box instead of breaking "0.01" into "0." and
+    "01": every token of a cell that holds a digit sits on one line, at 1400 px and 390 px."""
+    w, h, mobile = WIDTHS[width]
+    browser.set_viewport(w, h, mobile)
+    try:
+        _open(browser, f"{server}/{page}.html")
+        _open_everything(browser)
+        report = browser.evaluate(NUMBER_LINES)
+    finally:
+        browser.set_viewport(1280, 1000)
+    assert not report["broken"], (f"{page} at {w} px: {len(report['broken'])} of the {report['checked']} numbers "
+                                  "in table cells break across lines:\n" + "\n".join(report["broken"][:30]))
 
 
 @pytest.mark.parametrize("page", PAGES)
