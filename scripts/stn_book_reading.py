@@ -2,7 +2,8 @@
 
 - the book's stylesheet and the script that fits wide display maths into the text column
   (``scripts/static/stn_book.css``, ``stn_fit_math.js``); tables that scroll sideways in their
-  own box rather than break a number (``stn_tables.js``);
+  own box rather than break a number, and long ones that show their first rows until asked
+  (``stn_tables.js``);
 - reference solutions shown without their grading markers: nbgrader needs
   ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in the notebook (they are where the student
   edition puts its stubs), but a reader of the rendered solution only needs the code;

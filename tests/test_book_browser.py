@@ -205,8 +205,10 @@ OVERFLOW_REPORT = r"""
 """
 
 
-#: What a reader can open: solutions and hidden code (the theme's toggles), <details>.
-OPEN_EVERYTHING = "document.querySelectorAll('button.toggle-button, details:not([open]) > summary').forEach((t) => t.click()); true"
+#: What a reader can open: solutions and hidden code (the theme's toggles), <details>, and long
+#: tables' "show all rows" buttons.
+OPEN_EVERYTHING = ("document.querySelectorAll('button.toggle-button, details:not([open]) > summary, "
+                   "button.stn-rows-toggle[aria-expanded=\"false\"]').forEach((t) => t.click()); true")
 
 
 def _open_everything(browser: Chromium) -> None:
@@ -228,7 +230,7 @@ def test_nothing_overflows_sideways(browser, server, page, width):
         _open(browser, f"{server}/{page}.html")
         if browser.evaluate("document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"):
             browser.wait_for(WIDGETS_RENDERED, timeout=30)
-        # what a reader can open counts too: solutions, hidden code cells
+        # what a reader can open counts too: solutions, hidden code cells, long tables
         _open_everything(browser)
         report = overflow(browser)
         record = os.environ.get("STN_BOOK_OVERFLOW_REPORT")
@@ -424,3 +426,43 @@ def test_explorer_pixels_match_the_package(explorer, moves):
     worst = float((got - expected).abs().max())
     assert worst <= 1.0, f"browser pixels differ from stn_course by up to {worst:.2f}/255 for θ={state['theta']}"
     assert float(expected.std()) > 5, "a blank image would make this comparison meaningless"
+
+
+# -- long tables ----------------------------------------------------------------------------------
+
+LONG_TABLES = r"""
+Array.from(document.querySelectorAll("main article table")).map((t) => {
+  const rows = Array.from(t.tBodies).flatMap((b) => Array.from(b.rows));
+  const box = t.closest(".pst-scrollable-table-container, div.cell_output .output") || t;
+  const button = box.nextElementSibling && box.nextElementSibling.matches("button.stn-rows-toggle") ? box.nextElementSibling : null;
+  return { caption: t.caption ? t.caption.textContent.trim() : "", rows: rows.length,
+           shown: rows.filter((r) => r.getBoundingClientRect().height > 0).length,
+           height: t.getBoundingClientRect().height, button: button && button.textContent };
+})
+"""
+
+
+def test_a_long_listing_shows_its_first_rows_until_asked(browser, server):
+    """Chapter 9's listing of every run (dozens of rows, screens long on a phone) shows its
+    first rows and a button for the rest; Table 1 itself, shorter, shows whole."""
+    browser.set_viewport(*WIDTHS["phone"])
+    try:
+        _open(browser, f"{server}/book/09_mnist_benchmark.html")
+        tables = browser.evaluate(LONG_TABLES)
+        listing = next((t for t in tables if t["caption"].startswith("Every run record")), None)
+        assert listing, f"no run listing in chapter 9: {[t['caption'] for t in tables]}"
+        assert listing["rows"] > 40 and listing["shown"] == 12, listing
+        assert listing["button"] == f"Show all {listing['rows']} rows", listing
+        for t in tables:  # every table not longer than 40 rows shows whole, without a button
+            if t["rows"] <= 40:
+                assert t["shown"] == t["rows"] and t["button"] is None, t
+        folded = listing["height"]
+        browser.evaluate("document.querySelector('button.stn-rows-toggle').click(); true")
+        listing = next(t for t in browser.evaluate(LONG_TABLES) if t["caption"].startswith("Every run record"))
+        assert listing["shown"] == listing["rows"] and listing["height"] > 3 * folded, listing
+        assert listing["button"] == "Show the first 12 rows only"
+        browser.evaluate("document.querySelector('button.stn-rows-toggle').click(); true")
+        listing = next(t for t in browser.evaluate(LONG_TABLES) if t["caption"].startswith("Every run record"))
+        assert listing["shown"] == 12
+    finally:
+        browser.set_viewport(1280, 1000)
