@@ -4,6 +4,8 @@
   (``scripts/static/stn_book.css``, ``stn_fit_math.js``); tables that scroll sideways in their
   own box rather than break a number, and long ones that show their first rows until asked
   (``stn_tables.js``);
+- figures, tables, exercises and equations numbered per chapter ("Fig. 9.3", "Exercise 9.1"),
+  from the number each chapter's title starts with, instead of across the whole book;
 - reference solutions shown without their grading markers: nbgrader needs
   ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in the notebook (they are where the student
   edition puts its stubs), but a reader of the rendered solution only needs the code;
@@ -108,6 +110,49 @@ def _fill_headers(app, doctree: nodes.document, docname: str) -> None:
             box += launch
 
 
+CHAPTER_TITLE = re.compile(r"^\s*(\d+)\.\s")  # "9. The MNIST benchmark"
+
+FigNumbers = dict[str, dict[str, dict[str, tuple[int, ...]]]]  # docname -> figtype -> id -> number
+
+
+def chapter_number(title: str) -> int | None:
+    """The number a chapter's title starts with ("9. The MNIST benchmark" -> 9), else None."""
+    match = CHAPTER_TITLE.match(title)
+    return int(match.group(1)) if match else None
+
+
+def number_per_chapter(fignumbers: FigNumbers, chapters: dict[str, int]) -> FigNumbers:
+    """Figures, tables, listings, equations and exercises numbered within their page, in the
+    order Sphinx numbered them: (9, 1), (9, 2) … on the page of chapter 9 ("Fig. 9.2",
+    "Exercise 9.1"), (1,), (2,) … on a page that is no chapter."""
+    renumbered: FigNumbers = {}
+    for docname, by_type in fignumbers.items():
+        prefix = (chapters[docname],) if docname in chapters else ()
+        renumbered[docname] = {figtype: {ident: (*prefix, k + 1) for k, ident in enumerate(sorted(ids, key=ids.get))}
+                               for figtype, ids in by_type.items()}
+    return renumbered
+
+
+def _sphinx_numbers_back(app, env) -> list[str]:
+    """``env-get-updated``, before Sphinx numbers figures: give it back its own numbers of the
+    last build, so that it compares like with like when it decides which pages to rewrite."""
+    if hasattr(env, "stn_sphinx_fignumbers"):
+        env.toc_fignumbers = env.stn_sphinx_fignumbers
+    return []
+
+
+def _number_per_chapter(app, env) -> list[str]:
+    """``env-get-updated``, after Sphinx numbered figures across the whole book (Fig. 72,
+    Exercise 31: the toctree is not numbered, because the chapters' titles carry their numbers
+    themselves): number them per chapter instead, from the number in the chapter's title.
+    Returns the pages whose numbers changed, to be written again."""
+    chapters = {doc: n for doc, title in env.titles.items() if (n := chapter_number(title.astext())) is not None}
+    before = getattr(env, "stn_chapter_fignumbers", {})
+    env.stn_sphinx_fignumbers = env.toc_fignumbers
+    env.toc_fignumbers = env.stn_chapter_fignumbers = number_per_chapter(env.toc_fignumbers, chapters)
+    return sorted(d for d in env.toc_fignumbers.keys() | before.keys() if env.toc_fignumbers.get(d) != before.get(d))
+
+
 def _launch_buttons_need_a_repository(app, config) -> None:
     options = dict(config.html_theme_options or {})
     if not options.get("repository_url"):
@@ -128,4 +173,7 @@ def setup(app):
     app.connect("config-inited", _launch_buttons_need_a_repository, priority=950)
     app.connect("doctree-read", _strip_solution_markers)
     app.connect("doctree-resolved", _fill_headers)
+    # Sphinx's TocTreeCollector numbers figures on env-get-updated at the default priority (500)
+    app.connect("env-get-updated", _sphinx_numbers_back, priority=400)
+    app.connect("env-get-updated", _number_per_chapter, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

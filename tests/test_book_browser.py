@@ -428,6 +428,30 @@ def test_explorer_pixels_match_the_package(explorer, moves):
     assert float(expected.std()) > 5, "a blank image would make this comparison meaningless"
 
 
+# -- numbers per chapter -----------------------------------------------------------------------
+
+def _captions(html: str, kind: str) -> list[str]:
+    """The numbers of the page's captions of one kind ("Fig.", "Table", "Exercise"), in order."""
+    return re.findall(rf'<span class="caption-number">{re.escape(kind)} ([\d.]+) </span>', html)
+
+
+def test_figures_and_exercises_are_numbered_per_chapter(html_dir):
+    """Fig. 9.3 and Exercise 9.1 in chapter 9, as a textbook numbers them (not Fig. 72)."""
+    page = (html_dir / "book" / "09_mnist_benchmark.html").read_text()
+    figures, exercises = _captions(page, "Fig."), _captions(page, "Exercise")
+    assert figures and figures == [f"9.{k}" for k in range(1, len(figures) + 1)], f"chapter 9's figures: {figures}"
+    assert exercises and exercises == [f"9.{k}" for k in range(1, len(exercises) + 1)], f"exercises: {exercises}"
+    # a reference from the text reads the same number as the caption it points to
+    chapter2 = (html_dir / "book" / "02_coordinates.html").read_text()
+    numref = re.search(r'href="#fig-coords-push-pull"><span class="std std-numref">Fig\. ([\d.]+)</span>', chapter2)
+    assert numref and numref.group(1).startswith("2."), "the {numref} to fig-coords-push-pull"
+    # the chapters' titles carry their numbers once; the pages that are no chapter carry none
+    for page_name in PAGES:
+        h1 = re.search(r"<h1>(.*?)<a class=\"headerlink\"", (html_dir / f"{page_name}.html").read_text(), re.S)
+        assert h1 and not re.match(r"\s*(<span class=\"section-number\">|\d+\.\s*\d+\.)", h1.group(1)), \
+            f"{page_name}: numbered twice or by the toctree: {h1.group(1) if h1 else None!r}"
+
+
 # -- long tables ----------------------------------------------------------------------------------
 
 LONG_TABLES = r"""

@@ -1,4 +1,5 @@
-"""The book's Sphinx extensions, without a build: the execution cache follows results/."""
+"""The book's Sphinx extensions, without a build: the execution cache follows results/, figures
+are numbered per chapter."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import stn_book_assets  # noqa: E402
+import stn_book_reading  # noqa: E402
 
 
 class FakeEnv:
@@ -57,3 +59,25 @@ def test_the_digest_sees_names_and_bytes_of_every_file(results):
     renamed = stn_book_assets.results_digest()
     assert len({before, added, renamed}) == 3
     assert stn_book_assets.results_digest(results / "missing") == ""
+
+
+# -- scripts/stn_book_reading.py: numbers per chapter, and an honest run time -----------------
+
+def test_figures_and_exercises_are_numbered_within_their_chapter():
+    # what Sphinx assigns when no toctree is numbered: one count across the whole book
+    sphinx = {"book/01_invariance": {"figure": {"fig-a": (1,), "fig-b": (2,)}, "exercise": {"ex-a": (1,)}},
+              "book/09_mnist_benchmark": {"figure": {"fig-late": (73,), "fig-early": (72,)},
+                                          "exercise": {"ex-b": (31,), "ex-c": (32,)}, "table": {"tab": (4,)}},
+              "book/instructor_guide": {"figure": {"fig-guide": (80,)}}}
+    chapters = {"book/01_invariance": 1, "book/09_mnist_benchmark": 9}
+    got = stn_book_reading.number_per_chapter(sphinx, chapters)
+    assert got["book/09_mnist_benchmark"] == {"figure": {"fig-early": (9, 1), "fig-late": (9, 2)},
+                                              "exercise": {"ex-b": (9, 1), "ex-c": (9, 2)}, "table": {"tab": (9, 1)}}
+    assert got["book/01_invariance"]["figure"] == {"fig-a": (1, 1), "fig-b": (1, 2)}
+    assert got["book/instructor_guide"] == {"figure": {"fig-guide": (1,)}}  # no chapter: counted on its own page
+
+
+@pytest.mark.parametrize("title, number", [("9. The MNIST benchmark", 9), ("10. SVHN: reading house numbers", 10),
+                                           ("Prerequisites and notation", None), ("2015 in review", None)])
+def test_a_chapter_is_a_page_whose_title_starts_with_its_number(title, number):
+    assert stn_book_reading.chapter_number(title) == number
