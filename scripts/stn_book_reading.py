@@ -4,6 +4,8 @@
   (``scripts/static/stn_book.css``, ``stn_fit_math.js``); tables that scroll sideways in their
   own box rather than break a number, and long ones that show their first rows until asked
   (``stn_tables.js``);
+- a note on the page where MathJax or the widget scripts did not load (offline, a blocked CDN),
+  instead of raw TeX and an empty space (``stn_script_notice.js``);
 - figures, tables, exercises and equations numbered per chapter ("Fig. 9.3", "Exercise 9.1"),
   from the number each chapter's title starts with, instead of across the whole book;
 - reference solutions shown without their grading markers: nbgrader needs
@@ -170,6 +172,8 @@ def setup(app):
     app.add_css_file("stn_book.css")
     app.add_js_file("stn_fit_math.js")
     app.add_js_file("stn_tables.js")
+    # before MathJax and the widget scripts (priority 500), so that it hears their load errors
+    app.add_js_file("stn_script_notice.js", priority=150)
     app.connect("config-inited", _launch_buttons_need_a_repository, priority=950)
     app.connect("doctree-read", _strip_solution_markers)
     app.connect("doctree-resolved", _fill_headers)

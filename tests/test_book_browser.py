@@ -490,3 +490,55 @@ def test_a_long_listing_shows_its_first_rows_until_asked(browser, server):
         assert listing["shown"] == 12
     finally:
         browser.set_viewport(1280, 1000)
+
+
+# -- where the scripts cannot load ---------------------------------------------------------------
+
+NOTICES = r"""
+({ decided: document.documentElement.dataset.stnScripts || null,
+   views: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
+   notices: Array.from(document.querySelectorAll(".stn-script-notice")).map((n) => ({
+     text: n.textContent, maths: n.classList.contains("stn-maths"),
+     beforeView: !!(n.nextElementSibling && n.nextElementSibling.matches('script[type="application/vnd.jupyter.widget-view+json"]')),
+   })) })
+"""
+
+
+def test_a_page_says_so_where_its_scripts_cannot_load(browser, server):
+    """Offline, or with the script host blocked, chapter 2 says where MathJax and the widget
+    scripts should have come from and how to build the book offline, instead of showing raw TeX
+    and an empty space where the text says "drag the sliders"; with the scripts there, it says nothing."""
+    page = f"{server}/book/02_coordinates.html"
+    _open(browser, page)
+    # on a slow machine a note may show for a while, until the widgets draw and take it away
+    try:
+        browser.wait_for("document.documentElement.dataset.stnScripts === 'ok'", timeout=40)
+    except TimeoutError:
+        pytest.fail(f"chapter 2 never decided that its scripts loaded (is stn_script_notice.js on the page?): "
+                    f"{browser.evaluate(NOTICES)}")
+    report = browser.evaluate(NOTICES)
+    assert report["views"] > 0, "chapter 2 has no widget to check"
+    assert not report["notices"], report
+
+    browser.send("Network.enable")
+    browser.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    browser.send("Network.setBlockedURLs", {"urls": ["*/_static/vendor/*"]})  # MathJax, RequireJS, the widget manager
+    try:
+        browser.console.clear()
+        browser.navigate(page)
+        browser.wait_for("document.documentElement.dataset.stnScripts", timeout=30)
+        report = browser.evaluate(NOTICES)
+    finally:
+        browser.send("Network.setBlockedURLs", {"urls": []})
+        browser.send("Network.setCacheDisabled", {"cacheDisabled": False})
+        browser.send("Network.disable")
+    assert report["decided"] == "missing", report
+    maths = [n for n in report["notices"] if n["maths"]]
+    widgets = [n for n in report["notices"] if not n["maths"]]
+    assert len(maths) == 1 and "MathJax" in maths[0]["text"] and "/_static/vendor/mathjax/" in maths[0]["text"], maths
+    assert len(widgets) == report["views"] and all(n["beforeView"] for n in widgets), report
+    for n in report["notices"]:
+        assert "STN_BOOK_ASSETS=local" in n["text"] and "fetch_web_assets.py" in n["text"], n["text"]
+    assert "did not load" in widgets[0]["text"] and "notebook in Jupyter" in widgets[0]["text"], widgets[0]["text"]
+    errors = [line for line in browser.console if line.startswith("exception")]
+    assert not errors, f"the notices threw: {errors}"
