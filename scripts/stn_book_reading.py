@@ -14,7 +14,8 @@
 - each chapter's "Before you start" box (``:class: stn-before-you-start``) completed with what
   is computed rather than written: the time to read the chapter and to work its exercises
   (estimates, from the length of its text, its visible code and its reference solutions) and
-  the time its cells took to run when the page was built (measured by the build);
+  the time its cells took to run when the page was built (measured by the build, with how busy
+  the build machine was: on a busy one, the kernel's processor time rather than the clock);
 - exercise checks that say "not attempted yet" on the page (``STN_COURSE_BOOK=1`` for the
   kernels): the page ran the reference solution, but its reader has written nothing;
 - launch buttons (Binder, Colab) only where ``repository.url`` is set in ``_config.yml``: the
@@ -25,9 +26,12 @@ The notebooks themselves are unchanged: this only changes what the HTML shows.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
@@ -81,6 +85,93 @@ def exercise_minutes(path: Path) -> int:
     return sum(ex.minutes for ex in read_chapter(path).exercises.values())
 
 
+@dataclass
+class Run:
+    """How a chapter's cells ran when the book was built: the clock, the processor time of its
+    kernel, and how busy the build machine was (1-minute load average, number of cores)."""
+
+    wall_s: float
+    cpu_s: float
+    load: float
+    cores: int
+
+    @property
+    def busy(self) -> bool:
+        """More work than cores: the kernel had to wait for a core, and the clock ran on."""
+        return self.load > self.cores
+
+
+def run_phrase(wall_s: float, run: Run | None) -> str:
+    """The run-time part of a chapter's Time line: the clock where the build machine had a core
+    to spare, the kernel's processor time where it was busy with other work (the clock then says
+    more about that work than about the chapter)."""
+    if run is None:  # executed by an earlier build that did not record how
+        return (f"running all its cells took {wall_s:.0f} s in quick mode when this page was built "
+                "(by the clock, on a build machine whose other work was not recorded)")
+    if not run.busy:
+        return (f"running all its cells took {wall_s:.0f} s in quick mode when this page was built, "
+                f"on a {run.cores}-core machine that had a core to spare")
+    return (f"running all its cells in quick mode took {run.cpu_s:.0f} s of processor time when this page was built "
+            f"(the {run.cores}-core build machine was busy with other work, so the clock showed {wall_s:.0f} s)")
+
+
+def _children_cpu_s() -> float | None:
+    """User + system time of this process's finished children (a notebook's kernel, once shut down)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _runs_dir(app) -> Path:
+    """Where a chapter's Run is kept: beside its executed copy, in the execution cache, so that
+    it lives exactly as long as that copy (and goes with it when results/ change)."""
+    cache = getattr(getattr(app.env, "mystnb_config", None), "execution_cache_path", "") or ".jupyter_cache"
+    return Path(cache) / "stn_runs"
+
+
+def _exec_data(app, docname: str) -> dict:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    return NbMetadataCollector.get_exec_data(app.env, docname) or {}
+
+
+_STARTED: dict[str, tuple[float, float | None]] = {}  # docname -> (clock, children's CPU time) when its read began
+
+
+def _before_reading(app, docname: str, source: list[str]) -> None:
+    """``source-read``: the clock and the children's processor time before a notebook runs."""
+    _STARTED[docname] = (time.time(), _children_cpu_s())
+
+
+def _record_run(app, doctree: nodes.document) -> None:
+    """``doctree-read``: where the notebook's cells ran in this read (not taken from the cache),
+    keep how: its kernel's processor time (it has exited by now), the load and the cores."""
+    docname = app.env.docname
+    began, cpu_before = _STARTED.pop(docname, (None, None))
+    data = _exec_data(app, docname)
+    if cpu_before is None or not data.get("runtime") or not hasattr(os, "getloadavg"):
+        return
+    if data.get("mtime", 0) < began:  # the cells did not run now: the outputs came from the cache
+        return
+    run = Run(wall_s=data["runtime"], cpu_s=_children_cpu_s() - cpu_before, load=os.getloadavg()[0],
+              cores=os.cpu_count() or 1)
+    path = _runs_dir(app) / f"{docname.replace('/', '__')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(run)))
+
+
+def _recorded_run(app, docname: str, wall_s: float) -> Run | None:
+    path = _runs_dir(app) / f"{docname.replace('/', '__')}.json"
+    try:
+        run = Run(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    return run if abs(run.wall_s - wall_s) < 1e-6 else None  # a record of another execution
+
+
 def _time_paragraph(app, docname: str) -> nodes.paragraph | None:
     path = Path(app.env.doc2path(docname))
     if path.suffix != ".ipynb":
@@ -88,11 +179,9 @@ def _time_paragraph(app, docname: str) -> nodes.paragraph | None:
     nb = nbformat.read(path, as_version=4)
     text = (f"about {reading_minutes(nb)} minutes to read and {exercise_minutes(path)} for the exercises "
             "(estimated from the length of the text, the code and the reference solutions)")
-    from myst_nb.sphinx_ import NbMetadataCollector
-
-    runtime = (NbMetadataCollector.get_exec_data(app.env, docname) or {}).get("runtime")
+    runtime = _exec_data(app, docname).get("runtime")
     if runtime:
-        text += f"; running all its cells took {runtime:.0f} s in quick mode when this page was built"
+        text += "; " + run_phrase(runtime, _recorded_run(app, docname, runtime))
     para = nodes.paragraph()
     para += nodes.strong(text="Time")
     para += nodes.Text(f": {text}.")
@@ -176,6 +265,8 @@ def setup(app):
     app.add_js_file("stn_script_notice.js", priority=150)
     app.connect("config-inited", _launch_buttons_need_a_repository, priority=950)
     app.connect("doctree-read", _strip_solution_markers)
+    app.connect("source-read", _before_reading)
+    app.connect("doctree-read", _record_run)
     app.connect("doctree-resolved", _fill_headers)
     # Sphinx's TocTreeCollector numbers figures on env-get-updated at the default priority (500)
     app.connect("env-get-updated", _sphinx_numbers_back, priority=400)
