@@ -26,6 +26,7 @@ The notebooks themselves are unchanged: this only changes what the HTML shows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -244,6 +245,17 @@ def _number_per_chapter(app, env) -> list[str]:
     return sorted(d for d in env.toc_fignumbers.keys() | before.keys() if env.toc_fignumbers.get(d) != before.get(d))
 
 
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def static_digest(folder: Path = STATIC) -> str:
+    """A SHA-256 over the names and bytes of the book's own CSS and scripts (``scripts/static``)."""
+    h = hashlib.sha256()
+    for p in sorted(q for q in Path(folder).rglob("*") if q.is_file()):
+        h.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def _launch_buttons_need_a_repository(app, config) -> None:
     options = dict(config.html_theme_options or {})
     if not options.get("repository_url"):
@@ -259,6 +271,9 @@ def setup(app):
     # which is what the page's reader, who has written nothing, needs to read (stn_course.exercises)
     os.environ["STN_COURSE_BOOK"] = "1"
     app.add_css_file("stn_book.css")
+    # an "html" config value: when the CSS or a script changes (or one is added, which changes
+    # every page's <head>), Sphinx writes every page again, not only those whose source changed
+    app.add_config_value("stn_book_static_digest", static_digest(), "html")
     app.add_js_file("stn_fit_math.js")
     app.add_js_file("stn_tables.js")
     # before MathJax and the widget scripts (priority 500), so that it hears their load errors

@@ -129,3 +129,14 @@ def test_outputs_from_the_cache_are_not_timed_again(tmp_path, monkeypatch):
     stn_book_reading._before_reading(app, "book/04_sampler", [""])
     stn_book_reading._record_run(app, None)
     assert not (tmp_path / "stn_runs").exists()
+
+
+def test_a_change_to_the_books_css_or_scripts_rewrites_every_page(tmp_path):
+    """The digest is an "html" config value: Sphinx rewrites every page when it changes."""
+    (tmp_path / "stn_book.css").write_text("table { max-width: 100%; }")
+    before = stn_book_reading.static_digest(tmp_path)
+    (tmp_path / "stn_tables.js").write_text("// new")
+    added = stn_book_reading.static_digest(tmp_path)
+    (tmp_path / "stn_book.css").write_text("table { max-width: 90%; }")
+    assert len({before, added, stn_book_reading.static_digest(tmp_path)}) == 3
+    assert stn_book_reading.static_digest() == stn_book_reading.static_digest(stn_book_reading.STATIC)
