@@ -19,6 +19,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -187,18 +188,32 @@ OVERFLOW_REPORT = r"""
     return (ox === "auto" || ox === "scroll") && e.scrollWidth > e.clientWidth + 1;
   });
   const inScroller = (e) => scrollers.some((s) => s !== e && s.contains(e));
+  // a table wider than the column scrolls sideways in its own box (the theme's box around a
+  // markdown table, a cell's HTML output): that is how a wide table reads on a phone
+  const tableBox = (e) => Array.from(e.children).some((c) => c.tagName === "TABLE" && c.offsetWidth > e.clientWidth);
   // the outermost elements that stick out of the text column (cut off, or spilling over)
   const sticksOut = (e) => { const r = e.getBoundingClientRect(); return r.right > box.right + 1 || r.left < box.left - 1; };
   const spill = all.filter((e) => sticksOut(e) && !inScroller(e) && !(e.parentElement && e.parentElement !== article &&
                                                                      article.contains(e.parentElement) && sticksOut(e.parentElement)));
   return {
     wholePage: doc.scrollWidth > doc.clientWidth + 1 ? `the page is ${doc.scrollWidth} px wide in a ${doc.clientWidth} px window` : null,
-    scrollers: scrollers.map((e) => describe(e, e.scrollWidth)),
+    scrollers: scrollers.filter((e) => !tableBox(e)).map((e) => describe(e, e.scrollWidth)),
     spill: spill.map((e) => describe(e, e.getBoundingClientRect().width)),
     column: Math.round(box.width),
   };
 })()
 """
+
+
+#: What a reader can open: solutions and hidden code (the theme's toggles), <details>, and long
+#: tables' "show all rows" buttons.
+OPEN_EVERYTHING = ("document.querySelectorAll('button.toggle-button, details:not([open]) > summary, "
+                   "button.stn-rows-toggle[aria-expanded=\"false\"]').forEach((t) => t.click()); true")
+
+
+def _open_everything(browser: Chromium) -> None:
+    browser.evaluate(OPEN_EVERYTHING)
+    browser.loop.run_until_complete(asyncio.sleep(0.5))  # the toggles animate open
 
 
 def overflow(browser: Chromium) -> dict:
@@ -215,10 +230,8 @@ def test_nothing_overflows_sideways(browser, server, page, width):
         _open(browser, f"{server}/{page}.html")
         if browser.evaluate("document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"):
             browser.wait_for(WIDGETS_RENDERED, timeout=30)
-        # what a reader can open counts too: solutions, hidden code cells
-        browser.evaluate("document.querySelectorAll('button.toggle-button, details:not([open]) > summary')"
-                         ".forEach((t) => t.click()); true")
-        browser.loop.run_until_complete(asyncio.sleep(0.5))  # the toggles animate open
+        # what a reader can open counts too: solutions, hidden code cells, long tables
+        _open_everything(browser)
         report = overflow(browser)
         record = os.environ.get("STN_BOOK_OVERFLOW_REPORT")
         if record:
@@ -233,6 +246,78 @@ def test_nothing_overflows_sideways(browser, server, page, width):
     problems = ([report["wholePage"]] if report["wholePage"] else []) + [f"scrolls sideways: {s}" for s in report["scrollers"]] + [
         f"sticks out of the {report['column']} px column: {s}" for s in report["spill"]]
     assert not problems, f"{page} at {w} px: {len(problems)} overflowing elements:\n" + "\n".join(problems[:40])
+
+
+# -- tables: a cell never breaks inside a number ---------------------------------------------
+
+#: Every whitespace-free token of a table cell that holds a digit ("0.01", "150,000", "0.7/1ᶜ",
+#: "±0.08"), with the number of lines its text occupies: a token is looked up across the text
+#: nodes of its cell (a superscript mark is part of the token it follows), and its lines are the
+#: distinct tops of the rectangles a DOM Range over it gets from the layout.
+NUMBER_LINES = r"""
+(() => {
+  const article = document.querySelector("main article") || document.querySelector("main") || document.body;
+  const broken = [];
+  let checked = 0;
+  // the lines a piece of text occupies: the distinct tops of its laid-out rectangles (0: not laid out, a hidden row)
+  const lines = (rects) => {
+    const tops = [];
+    for (const r of rects) if (r.width > 0 && r.height > 0 && !tops.some((t) => Math.abs(t - r.top) < r.height / 2)) tops.push(r.top);
+    return tops.length;
+  };
+  for (const cell of article.querySelectorAll("th, td")) {
+    // MathJax's assistive MathML is laid out in a clipped 1 px box: not text on the page
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT, { acceptNode: (n) =>
+      n.parentElement.closest("mjx-assistive-mml") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT });
+    const pieces = [];  // [text node, start offset in the cell's text]
+    let text = "";
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) { pieces.push([n, text.length]); text += n.data; }
+    const locate = (at) => {  // the text node and offset holding character `at` of the cell's text
+      let k = pieces.length - 1;
+      while (k > 0 && pieces[k][1] > at) k--;
+      return [pieces[k][0], at - pieces[k][1]];
+    };
+    for (const m of text.matchAll(/\S+/g)) {
+      if (!/\d/.test(m[0])) continue;
+      const range = document.createRange();
+      range.setStart(...locate(m.index));
+      range.setEnd(...locate(m.index + m[0].length - 1).map((v, i) => (i ? v + 1 : v)));
+      const n = lines(range.getClientRects());
+      if (!n) continue;
+      checked++;
+      if (n > 1) {
+        const section = cell.closest("section[id]");
+        broken.push(`"${m[0]}" on ${n} lines in #${section ? section.id : "?"} ` +
+                    `(cell "${text.trim().replace(/\s+/g, " ").slice(0, 40)}")`);
+      }
+    }
+  }
+  // a formula in a cell (typeset by MathJax, so no text nodes of its own) stays on one line too
+  for (const math of article.querySelectorAll("td mjx-container, th mjx-container")) {
+    const n = lines(math.getClientRects());
+    if (!n) continue;
+    checked++;
+    if (n > 1) broken.push(`a formula on ${n} lines: "${math.textContent.slice(0, 30)}"`);
+  }
+  return { checked, broken };
+})()
+"""
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("page", PAGES)
+def test_table_cells_never_break_inside_a_number(browser, server, page, width):
+    """A wide table scrolls sideways in its own box instead of breaking "0.01" into "0." and
+    "01": every token of a cell that holds a digit sits on one line, at 1400 px and 390 px."""
+    w, h, mobile = WIDTHS[width]
+    browser.set_viewport(w, h, mobile)
+    try:
+        _open(browser, f"{server}/{page}.html")
+        _open_everything(browser)
+        report = browser.evaluate(NUMBER_LINES)
+    finally:
+        browser.set_viewport(1280, 1000)
+    assert not report["broken"], (f"{page} at {w} px: {len(report['broken'])} of the {report['checked']} numbers "
+                                  "in table cells break across lines:\n" + "\n".join(report["broken"][:30]))
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -341,3 +426,119 @@ def test_explorer_pixels_match_the_package(explorer, moves):
     worst = float((got - expected).abs().max())
     assert worst <= 1.0, f"browser pixels differ from stn_course by up to {worst:.2f}/255 for θ={state['theta']}"
     assert float(expected.std()) > 5, "a blank image would make this comparison meaningless"
+
+
+# -- numbers per chapter -----------------------------------------------------------------------
+
+def _captions(html: str, kind: str) -> list[str]:
+    """The numbers of the page's captions of one kind ("Fig.", "Table", "Exercise"), in order."""
+    return re.findall(rf'<span class="caption-number">{re.escape(kind)} ([\d.]+) </span>', html)
+
+
+def test_figures_and_exercises_are_numbered_per_chapter(html_dir):
+    """Fig. 9.3 and Exercise 9.1 in chapter 9, as a textbook numbers them (not Fig. 72)."""
+    page = (html_dir / "book" / "09_mnist_benchmark.html").read_text()
+    figures, exercises = _captions(page, "Fig."), _captions(page, "Exercise")
+    assert figures and figures == [f"9.{k}" for k in range(1, len(figures) + 1)], f"chapter 9's figures: {figures}"
+    assert exercises and exercises == [f"9.{k}" for k in range(1, len(exercises) + 1)], f"exercises: {exercises}"
+    # a reference from the text reads the same number as the caption it points to
+    chapter2 = (html_dir / "book" / "02_coordinates.html").read_text()
+    numref = re.search(r'href="#fig-coords-push-pull"><span class="std std-numref">Fig\. ([\d.]+)</span>', chapter2)
+    assert numref and numref.group(1).startswith("2."), "the {numref} to fig-coords-push-pull"
+    # the chapters' titles carry their numbers once; the pages that are no chapter carry none
+    for page_name in PAGES:
+        h1 = re.search(r"<h1>(.*?)<a class=\"headerlink\"", (html_dir / f"{page_name}.html").read_text(), re.S)
+        assert h1 and not re.match(r"\s*(<span class=\"section-number\">|\d+\.\s*\d+\.)", h1.group(1)), \
+            f"{page_name}: numbered twice or by the toctree: {h1.group(1) if h1 else None!r}"
+
+
+# -- long tables ----------------------------------------------------------------------------------
+
+LONG_TABLES = r"""
+Array.from(document.querySelectorAll("main article table")).map((t) => {
+  const rows = Array.from(t.tBodies).flatMap((b) => Array.from(b.rows));
+  const box = t.closest(".pst-scrollable-table-container, div.cell_output .output") || t;
+  const button = box.nextElementSibling && box.nextElementSibling.matches("button.stn-rows-toggle") ? box.nextElementSibling : null;
+  return { caption: t.caption ? t.caption.textContent.trim() : "", rows: rows.length,
+           shown: rows.filter((r) => r.getBoundingClientRect().height > 0).length,
+           height: t.getBoundingClientRect().height, button: button && button.textContent };
+})
+"""
+
+
+def test_a_long_listing_shows_its_first_rows_until_asked(browser, server):
+    """Chapter 9's listing of every run (dozens of rows, screens long on a phone) shows its
+    first rows and a button for the rest; Table 1 itself, shorter, shows whole."""
+    browser.set_viewport(*WIDTHS["phone"])
+    try:
+        _open(browser, f"{server}/book/09_mnist_benchmark.html")
+        tables = browser.evaluate(LONG_TABLES)
+        listing = next((t for t in tables if t["caption"].startswith("Every run record")), None)
+        assert listing, f"no run listing in chapter 9: {[t['caption'] for t in tables]}"
+        assert listing["rows"] > 40 and listing["shown"] == 12, listing
+        assert listing["button"] == f"Show all {listing['rows']} rows", listing
+        for t in tables:  # every table not longer than 40 rows shows whole, without a button
+            if t["rows"] <= 40:
+                assert t["shown"] == t["rows"] and t["button"] is None, t
+        folded = listing["height"]
+        browser.evaluate("document.querySelector('button.stn-rows-toggle').click(); true")
+        listing = next(t for t in browser.evaluate(LONG_TABLES) if t["caption"].startswith("Every run record"))
+        assert listing["shown"] == listing["rows"] and listing["height"] > 3 * folded, listing
+        assert listing["button"] == "Show the first 12 rows only"
+        browser.evaluate("document.querySelector('button.stn-rows-toggle').click(); true")
+        listing = next(t for t in browser.evaluate(LONG_TABLES) if t["caption"].startswith("Every run record"))
+        assert listing["shown"] == 12
+    finally:
+        browser.set_viewport(1280, 1000)
+
+
+# -- where the scripts cannot load ---------------------------------------------------------------
+
+NOTICES = r"""
+({ decided: document.documentElement.dataset.stnScripts || null,
+   views: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length,
+   notices: Array.from(document.querySelectorAll(".stn-script-notice")).map((n) => ({
+     text: n.textContent, maths: n.classList.contains("stn-maths"),
+     beforeView: !!(n.nextElementSibling && n.nextElementSibling.matches('script[type="application/vnd.jupyter.widget-view+json"]')),
+   })) })
+"""
+
+
+def test_a_page_says_so_where_its_scripts_cannot_load(browser, server):
+    """Offline, or with the script host blocked, chapter 2 says where MathJax and the widget
+    scripts should have come from and how to build the book offline, instead of showing raw TeX
+    and an empty space where the text says "drag the sliders"; with the scripts there, it says nothing."""
+    page = f"{server}/book/02_coordinates.html"
+    _open(browser, page)
+    # on a slow machine a note may show for a while, until the widgets draw and take it away
+    try:
+        browser.wait_for("document.documentElement.dataset.stnScripts === 'ok'", timeout=40)
+    except TimeoutError:
+        pytest.fail(f"chapter 2 never decided that its scripts loaded (is stn_script_notice.js on the page?): "
+                    f"{browser.evaluate(NOTICES)}")
+    report = browser.evaluate(NOTICES)
+    assert report["views"] > 0, "chapter 2 has no widget to check"
+    assert not report["notices"], report
+
+    browser.send("Network.enable")
+    browser.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    browser.send("Network.setBlockedURLs", {"urls": ["*/_static/vendor/*"]})  # MathJax, RequireJS, the widget manager
+    try:
+        browser.console.clear()
+        browser.navigate(page)
+        browser.wait_for("document.documentElement.dataset.stnScripts", timeout=30)
+        report = browser.evaluate(NOTICES)
+    finally:
+        browser.send("Network.setBlockedURLs", {"urls": []})
+        browser.send("Network.setCacheDisabled", {"cacheDisabled": False})
+        browser.send("Network.disable")
+    assert report["decided"] == "missing", report
+    maths = [n for n in report["notices"] if n["maths"]]
+    widgets = [n for n in report["notices"] if not n["maths"]]
+    assert len(maths) == 1 and "MathJax" in maths[0]["text"] and "/_static/vendor/mathjax/" in maths[0]["text"], maths
+    assert len(widgets) == report["views"] and all(n["beforeView"] for n in widgets), report
+    for n in report["notices"]:
+        assert "STN_BOOK_ASSETS=local" in n["text"] and "fetch_web_assets.py" in n["text"], n["text"]
+    assert "did not load" in widgets[0]["text"] and "notebook in Jupyter" in widgets[0]["text"], widgets[0]["text"]
+    errors = [line for line in browser.console if line.startswith("exception")]
+    assert not errors, f"the notices threw: {errors}"
