@@ -176,3 +176,68 @@ def test_prose_inside_solutions_is_tagged_for_nbgrader(path: Path):
             assert "exercise-solution-text" in cell.metadata.get("tags", []), (
                 f"{path.name}, cell {i}: solution text needs the tag 'exercise-solution-text' "
                 "(stn_course.classroom.SOLUTION_TEXT_TAG), or nbgrader's student version shows it")
+
+
+# -- figures are named, captioned and read from the text (issue 26) ------------------------
+
+FIGURE_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{(?:figure|glue:figure)\}[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
+
+
+def _figures(nb) -> list[tuple[int, str | None, str]]:
+    """(cell, name, caption) of every figure of a chapter: a code cell's output named through
+    its ``mystnb.figure`` metadata, or a ```{figure} directive in a markdown cell."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("mystnb", {}).get("figure")
+        if meta is not None:
+            found.append((i, meta.get("name"), (meta.get("caption") or "").strip()))
+        if cell.cell_type == "markdown":
+            for m in FIGURE_DIRECTIVE.finditer(cell.source):
+                name = re.search(r"^:name:\s*(\S+)", m.group(2), re.MULTILINE)
+                caption = "\n".join(line for line in m.group(2).splitlines() if not line.startswith(":")).strip()
+                found.append((i, name.group(1) if name else None, caption))
+    return found
+
+
+def _references(nb) -> set[str]:
+    """The targets of every {numref} and {ref} in the chapter's markdown (`name` or `text <name>`)."""
+    text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    return {m.group(2) or m.group(1) for m in re.finditer(r"\{(?:num)?ref\}`([^`<]*?)\s*(?:<([^`>]+)>)?`", text)}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_is_named_captioned_and_referenced(path: Path):
+    """Every figure has a name, its own caption, and the chapter's prose points the reader at it
+    with {numref}`name` (or {ref}), so no figure stands unread beside the text."""
+    nb = nbformat.read(path, as_version=4)
+    figures = _figures(nb)
+    unnamed = [i for i, name, _ in figures if not name]
+    assert not unnamed, f"{path.name}: the figures of cells {unnamed} have no name to reference them by"
+    uncaptioned = [name for _, name, caption in figures if not caption]
+    assert not uncaptioned, f"{path.name}: figures without a caption: {uncaptioned}"
+    captions: dict[str, list[str]] = {}
+    for _, name, caption in figures:
+        captions.setdefault(" ".join(caption.split()), []).append(name)
+    shared = [names for names in captions.values() if len(names) > 1]
+    assert not shared, f"{path.name}: figures share a caption (each needs its own): {shared}"
+    referenced = _references(nb)
+    unread = [name for _, name, _ in figures if name not in referenced]
+    assert not unread, (f"{path.name}: {len(unread)} of {len(figures)} figures are not referenced from the text "
+                        f"(write {{numref}}`name` where the prose reads them): {unread}")
+
+
+def test_the_figure_test_catches_an_unreferenced_figure(tmp_path):
+    cells = [nbformat.v4.new_markdown_cell("# 3. A title\n\nThe loss falls, as {numref}`fig-a` shows."),
+             nbformat.v4.new_code_cell("plot()"), nbformat.v4.new_code_cell("plot()")]
+    cells[1].metadata["mystnb"] = {"figure": {"name": "fig-a", "caption": "The loss."}}
+    cells[2].metadata["mystnb"] = {"figure": {"name": "fig-b", "caption": "The error."}}
+    nb = nbformat.v4.new_notebook(cells=cells)
+    path = tmp_path / "03_unread.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(AssertionError, match="fig-b"):
+        test_every_figure_is_named_captioned_and_referenced(path)
+    cells[0].source += " {numref}`The error <fig-b>`"
+    cells[2].metadata["mystnb"]["figure"]["caption"] = "The loss."
+    nbformat.write(nb, path)
+    with pytest.raises(AssertionError, match="share a caption"):
+        test_every_figure_is_named_captioned_and_referenced(path)
