@@ -452,6 +452,22 @@ def test_figures_and_exercises_are_numbered_per_chapter(html_dir):
             f"{page_name}: numbered twice or by the toctree: {h1.group(1) if h1 else None!r}"
 
 
+UNREFERENCED_FIGURES = r"""
+Array.from(document.querySelectorAll("main article figure[id]")).filter((f) =>
+  !Array.from(document.querySelectorAll(`a[href="#${CSS.escape(f.id)}"]`)).some((a) => !f.contains(a))
+).map((f) => f.id)
+"""
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_every_figure_is_referenced_from_its_page(browser, server, page):
+    """A figure the text never names is a figure nobody is told to look at (issue 26): every
+    figure of a chapter has a link to it from outside itself (a {numref} in the prose)."""
+    _open(browser, f"{server}/{page}.html")
+    assert browser.evaluate("document.querySelectorAll('main article figure[id]').length") > 0, page
+    assert browser.evaluate(UNREFERENCED_FIGURES) == [], f"{page}: figures no text refers to"
+
+
 # -- long tables ----------------------------------------------------------------------------------
 
 LONG_TABLES = r"""
