@@ -41,6 +41,6 @@ def _tps_cases(g):
 
 EXERCISES = {
     "ex-beyond-homography-grid": Hidden("homography_grid", homography_grid, _homography_cases,
-                                         allow=("stn_course.grid",)),  # it builds on the regular grid
+                                         allow=("stn_course.grid.regular_grid",)),  # it builds on the regular grid
     "ex-beyond-affine-as-tps": Hidden("affine_as_tps", affine_as_tps, _tps_cases),
 }

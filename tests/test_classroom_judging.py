@@ -275,3 +275,49 @@ def test_limits_name_the_argument_they_refuse():
         Limits(tmp_size=-1)
     with pytest.raises(ValueError, match=r"processes: expected a positive whole number or None, got 0"):
         Limits(processes=0)
+
+
+# ------------------------------------------------------- functional equivalents (issue 24, audit)
+
+def test_audit_finds_package_functions_by_what_they_compute():
+    """`audit --references` reports functional equivalents, not only copied lines: chapter 2's
+    `to_norm` is what `geometry.pixel_to_norm` computes, though no line of one is in the other."""
+    from stn_course.classroom.equivalents import functional_equivalents
+
+    root = Path(__file__).resolve().parents[1]
+    refs = load_references(root / "instructor")
+    found = {(e.label, e.function): e.allowed for e in functional_equivalents({"02_coordinates": refs["02_coordinates"]})}
+    assert found[("ex-coords-to-norm", "stn_course.geometry.pixel_to_norm")] is False
+    assert ("ex-coords-to-norm", "stn_course.geometry.norm_to_pixel") not in found  # the inverse is no answer
+
+
+def test_an_allowed_module_that_holds_the_answer_is_a_hole_the_audit_reports(tmp_path):
+    """Chapter 7 allowed all of `stn_course.grid` for `homography_grid`, which holds
+    `projective_grid`: calling it scored full marks. Allowing the one function closes it."""
+    from dataclasses import replace
+
+    from stn_course.classroom.equivalents import functional_equivalents
+    from stn_course.classroom.trusted import draw, harness, read_outputs, write_inputs
+    from stn_course import grid
+
+    root = Path(__file__).resolve().parents[1]
+    now = load_references(root / "instructor")["07_beyond_affine"]["ex-beyond-homography-grid"]
+    before = replace(now, allow=("stn_course.grid",))
+    equivalents = {e.function: e.allowed for e in functional_equivalents({"07_beyond_affine": {"h": before}})}
+    assert equivalents["stn_course.grid.projective_grid"] is True
+    equivalents = {e.function: e.allowed for e in functional_equivalents({"07_beyond_affine": {"h": now}})}
+    assert equivalents["stn_course.grid.projective_grid"] is False
+
+    def graded(hidden, fn, name):
+        tmp = tmp_path / name
+        tmp.mkdir()
+        cases, expected = draw(hidden, 3)
+        write_inputs(cases, tmp / "in.pt")
+        exec(harness(hidden, tmp / "in.pt", tmp / "out.pt"), {"homography_grid": fn, "__name__": "__main__"})
+        return judge(hidden, cases, expected, read_outputs(tmp / "out.pt"))
+
+    delegate = lambda h, size: grid.projective_grid(h, size)  # noqa: E731
+    assert graded(before, delegate, "before").passed  # the hole
+    verdict = graded(now, delegate, "now")
+    assert not verdict.passed and "stn_course.grid.projective_grid" in verdict.feedback
+    assert graded(now, now.reference, "reference").passed  # the reference builds on regular_grid

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .assignments import check_chapters, find_submissions, read_manifest, read_roster, unlisted
 from .audit import package_leaks, student_notebook_leaks
+from .equivalents import functional_equivalents
 from .chapters import chapter_paths, read_chapter
 from .grading import PRELOAD, Setup, grade_class
 from .reports import merge_csv, totals, write_csv, write_feedback
@@ -74,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("audit", help="check that the package and the student notebooks hold no reference solution")
     a.add_argument("chapters", nargs="+", type=Path)
     a.add_argument("--student", type=Path, help="folder of the student notebooks to check too")
+    a.add_argument("--references", type=Path, help="the instructor's reference solutions (e.g. instructor/): also "
+                   "list the package functions that compute an exercise's answer")
     m = sub.add_parser("merge", help="merge the CSVs of grading shards")
     m.add_argument("parts", nargs="+", type=Path)
     m.add_argument("--out", type=Path, required=True)
@@ -206,6 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _grade(args)
     if args.command == "audit":
         found = package_leaks(args.chapters) + (student_notebook_leaks(args.chapters, args.student) if args.student else [])
+        if args.references:
+            names = {read_chapter(c).name for c in args.chapters}
+            references = {c: ex for c, ex in load_references(args.references).items() if c in names}
+            for equivalent in functional_equivalents(references):
+                if equivalent.allowed:
+                    found.append(str(equivalent))
+                else:
+                    print(f"equivalent: {equivalent}")
         for line in found:
             print(f"leak: {line}")
         print("no reference solution found" if not found else f"{len(found)} leak(s)")

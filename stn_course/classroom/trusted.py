@@ -50,11 +50,13 @@ class Hidden:
             something richer than tensors and numbers (a module, optimiser groups). It runs in
             the learner's kernel on their function and here on the reference, so it must be
             self-contained (imports inside) and defined at the top level of its module.
-        allow: modules of the course package (``"stn_course.grid"``) whose functions the
-            learner's function may call: the ones the exercise builds on. While the learner's
-            function runs, every call it makes (directly, through a lambda, a ``partial`` or any
-            helper outside the package) into a function defined at the top level of any other
-            package module is recorded, and the exercise fails: it delegated to the package.
+        allow: functions (``"stn_course.grid.regular_grid"``) or whole modules of the course
+            package that the learner's function may call: the ones the exercise builds on. While
+            the learner's function runs, every call it makes (directly, through a lambda, a
+            ``partial`` or any helper outside the package) into any other function defined at the
+            top level of a package module is recorded, and the exercise fails: it delegated to
+            the package. Name functions rather than modules where a module also holds the
+            exercise's answer (``python -m stn_course.classroom audit --references`` finds them).
     """
 
     function: str
@@ -136,10 +138,10 @@ def __stn_grade(name, inputs, outputs, helpers, probe_name, where):
         caller = frame.f_back
         if caller is not None and caller.f_code.co_filename.startswith(package):
             return
-        module = frame.f_globals.get("__name__", "")
+        qualified = frame.f_globals.get("__name__", "") + "." + code.co_name
         top = getattr(frame.f_globals.get(code.co_name), "__code__", None) is code
-        if top and not module.startswith(allowed) and len(calls) < 5:
-            calls.append(module + "." + code.co_name)
+        if top and not any(qualified == a or qualified.startswith(a + ".") for a in allowed) and len(calls) < 5:
+            calls.append(qualified)
 
     def traced(*args, **kwargs):
         _sys.setprofile(tracer)
