@@ -171,7 +171,7 @@ class InvarianceExplorer(anywidget.AnyWidget):
         angle: degrees in [−180, 180]; positive turns the digit counter-clockwise.
         scale: the digit's size relative to MNIST's, in [0.4, 2].
         shift: (x, y) pixels from the canvas centre, each within half the canvas.
-        digit: which of ``digits`` to show first.
+        digit: which of ``digits`` to show first (default: the 7 of the test digits, else the first).
         zoom: screen pixels per canvas pixel of the input picture (default: about 210 px across).
 
     Example:
@@ -198,7 +198,7 @@ class InvarianceExplorer(anywidget.AnyWidget):
     probabilities = t.Dict().tag(sync=True)
 
     def __init__(self, digits=None, labels=None, *, distortion: str = "RTS", models: dict | None = None,
-                 angle: float = 0.0, scale: float = 1.0, shift=(0.0, 0.0), digit: int = 0,
+                 angle: float = 0.0, scale: float = 1.0, shift=(0.0, 0.0), digit: int | None = None,
                  zoom: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         if distortion not in invariance.DISTORTIONS:
@@ -215,6 +215,8 @@ class InvarianceExplorer(anywidget.AnyWidget):
             if labels is not None:
                 raise ValueError("labels were given without digits: pass both, or neither")
             digits, labels = _test_digits()
+            digit = 7 if digit is None else digit  # a 7: a rotation shows on it at once
+        digit = 0 if digit is None else digit
         array, labels = self._check_digits(digits, labels)
         shift = self._check_shift(shift)
         if zoom is not None and (not isinstance(zoom, int) or isinstance(zoom, bool) or zoom < 1):

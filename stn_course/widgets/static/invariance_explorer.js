@@ -135,11 +135,7 @@ function render({ model, el }) {
   const output = element("canvas", "stn-output stn-inv-output");
   const { table, bars, verdict } = probabilityTable();
   const figures = element("div", "stn-figures stn-inv-figures");
-  figures.append(
-    figure("input, and the ST-CNN's window θ", input),
-    figure("what its transformer passes on", output),
-    table,
-  );
+  figures.append(figure("input, and the ST-CNN's window θ", input), figure("what its transformer passes on", output));
 
   // -- the controls ---------------------------------------------------------------------
   const digitsBox = element("fieldset", "stn-sliders stn-inv-digits");
@@ -197,9 +193,7 @@ function render({ model, el }) {
     schedule();
   });
   distortBox.append(reset);
-  const controls = element("div", "stn-controls");
-  controls.append(distortBox, digitsBox);
-  root.append(figures, controls);
+  root.append(figures, table, distortBox, digitsBox);
   el.append(root);
 
   // -- drawing ----------------------------------------------------------------------------
@@ -262,11 +256,12 @@ function render({ model, el }) {
   // -- computing and drawing ---------------------------------------------------------------
   let pendingSince = null; // performance.now() of the first change not yet computed
   let updates = 0;
-  const stn = { updates };
+  const stn = { updates, pending: false };
   root.stn = stn;
   function schedule() {
     if (pendingSince !== null) return;
     pendingSince = performance.now();
+    stn.pending = true;
     const run = () => update();
     if (typeof requestAnimationFrame === "function" && !document.hidden) requestAnimationFrame(run);
     else setTimeout(run, 0);
@@ -275,6 +270,7 @@ function render({ model, el }) {
   function update() {
     const since = pendingSince ?? performance.now();
     pendingSince = null;
+    stn.pending = false;
     const S = size();
     const canvas = distortDigit(image, values.angle, values.scale, values.tx, values.ty, S);
     const results = Object.fromEntries(MODELS.map((m) => [m.name, runModel(graph.models[m.name], canvas, S, S, tensors)]));
@@ -299,16 +295,14 @@ function render({ model, el }) {
     drawGridOverlay(input, shown, { width: S, height: S, zoom, margin: 0.2 },
       samplingGrid(w, h, sourceOf, Math.max(1, Math.ceil(w / 7))), { frame: frameOutline(sourceOf) });
     putGray(output, Float32Array.from(st.rectified.data, (v) => 255 * v), w, h);
-    const side = S * zoom;
-    output.style.width = `${side}px`;
-    output.style.height = `${side}px`;
+    output.style.width = `${S * zoom}px`; // the same size as the canvas in the input picture
     const label = current >= 0 ? model.get("labels")[current] : null;
     bars.forEach(({ row, cells }, c) => {
       row.classList.toggle("stn-inv-true", c === label);
       MODELS.forEach((m, k) => {
         const p = probabilities[m.name][c];
         cells[k].bar.style.width = `${(100 * p).toFixed(1)}%`;
-        cells[k].value.textContent = p >= 0.005 ? `${Math.round(100 * p)}%` : "";
+        cells[k].value.textContent = p >= 0.05 ? `${Math.round(100 * p)}%` : "";
       });
     });
     verdict.textContent = MODELS.map((m) => {
