@@ -219,14 +219,15 @@ console.log(JSON.stringify(Array.from(nn.halfToFloat(bytes), (v) => Number.isFin
 def test_js_layers_match_torch(tmp_path):
     g = torch.Generator().manual_seed(5)
     x = torch.randn(3, 11, 9, generator=g)
-    w, b = torch.randn(4, 3, 5, 5, generator=g), torch.randn(4, generator=g)
-    lw, lb = torch.randn(7, 4 * 5 * 4, generator=g), torch.randn(7, generator=g)
+    # six output channels: one group of four and one of two in conv2d's blocking
+    w, b = torch.randn(6, 3, 5, 5, generator=g), torch.randn(6, generator=g)
+    lw, lb = torch.randn(7, 6 * 5 * 4, generator=g), torch.randn(7, generator=g)
     got = _run_js(tmp_path, f"""
 const t = (v, shape) => ({{ data: Float32Array.from(v), shape }});
 const x = {{ data: Float32Array.from({json.dumps(x.flatten().tolist())}), c: 3, h: 11, w: 9 }};
-const conv = nn.conv2d(x, t({json.dumps(w.flatten().tolist())}, [4, 3, 5, 5]), t({json.dumps(b.tolist())}, [4]), 2);
+const conv = nn.conv2d(x, t({json.dumps(w.flatten().tolist())}, [6, 3, 5, 5]), t({json.dumps(b.tolist())}, [6]), 2);
 const pooled = nn.maxPool(nn.relu({{ ...conv, data: conv.data.slice() }}), 2);
-const lin = nn.linear(nn.flatten(pooled), t({json.dumps(lw.flatten().tolist())}, [7, 80]), t({json.dumps(lb.tolist())}, [7]));
+const lin = nn.linear(nn.flatten(pooled), t({json.dumps(lw.flatten().tolist())}, [7, 120]), t({json.dumps(lb.tolist())}, [7]));
 console.log(JSON.stringify({{ conv: Array.from(conv.data), pooled: [pooled.c, pooled.h, pooled.w, ...pooled.data],
   lin: Array.from(lin.data), soft: nn.softmax(lin.data) }}));
 """)
@@ -234,7 +235,7 @@ console.log(JSON.stringify({{ conv: Array.from(conv.data), pooled: [pooled.c, po
     pooled = F.max_pool2d(F.relu(conv), 2)
     lin = F.linear(pooled.flatten(), lw, lb)
     assert torch.allclose(torch.tensor(got["conv"]), conv.flatten(), atol=1e-4)
-    assert got["pooled"][:3] == [4, 5, 4]
+    assert got["pooled"][:3] == [6, 5, 4]
     assert torch.allclose(torch.tensor(got["pooled"][3:]), pooled.flatten(), atol=1e-4)
     assert torch.allclose(torch.tensor(got["lin"]), lin, atol=1e-3)
     assert torch.allclose(torch.tensor(got["soft"]), lin.softmax(0), atol=1e-6)

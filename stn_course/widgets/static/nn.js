@@ -34,8 +34,11 @@ export function loadTensors(graph, weightBytes) {
 /**
  * Convolution with stride 1 and `pad` zeros on every side ("same" for an odd kernel).
  * x: {data, c, h, w}; weight (O, C, K, K); bias (O,) -> {data, c: O, h: H_out, w: W_out}.
- * Loop order: for each output channel, input channel and kernel tap, add the tap times a shifted
- * copy of the input plane, one contiguous row at a time (what makes it fast in plain JS).
+ *
+ * Loop order: for each kernel tap (c, ky, kx), add the tap's weight times the input plane,
+ * shifted by (ky − pad, kx − pad), to the output plane, one contiguous row at a time. Four output
+ * channels share each pass over the shifted rows (each input value read once, used four times),
+ * which about halves the time in plain JS; the sums run in the same order as one channel at a time.
  */
 export function conv2d(x, weight, bias, pad) {
   const [outC, inC, k] = weight.shape;
@@ -44,26 +47,36 @@ export function conv2d(x, weight, bias, pad) {
   const w = x.w + 2 * pad - k + 1;
   const plane = h * w;
   const out = new Float32Array(outC * plane);
+  for (let o = 0; o < outC; o++) out.fill(bias.data[o], o * plane, (o + 1) * plane);
   const wt = weight.data;
-  for (let o = 0; o < outC; o++) {
-    const dst = out.subarray(o * plane, (o + 1) * plane);
-    dst.fill(bias.data[o]);
+  const src = x.data;
+  const perOutput = inC * k * k; // weights of one output channel
+  for (let o = 0; o < outC; o += 4) {
+    const group = Math.min(4, outC - o); // output channels o … o + group − 1
+    const [d0, d1, d2, d3] = [0, 1, 2, 3].map((q) => (o + Math.min(q, group - 1)) * plane);
     for (let c = 0; c < inC; c++) {
-      const src = x.data.subarray(c * x.h * x.w, (c + 1) * x.h * x.w);
+      const s = c * x.h * x.w;
       for (let ky = 0; ky < k; ky++) {
         const dy = ky - pad; // output row y reads input row y + dy
         const y0 = Math.max(0, -dy);
         const y1 = Math.min(h, x.h - dy);
         for (let kx = 0; kx < k; kx++) {
-          const tap = wt[((o * inC + c) * k + ky) * k + kx];
-          if (tap === 0) continue;
+          const t = (o * inC + c) * k * k + ky * k + kx;
+          // a group smaller than four repeats its last channel with weight 0
+          const [a0, a1, a2, a3] = [0, 1, 2, 3].map((q) => (q < group ? wt[t + q * perOutput] : 0));
           const dx = kx - pad;
           const x0 = Math.max(0, -dx);
           const x1 = Math.min(w, x.w - dx);
           for (let y = y0; y < y1; y++) {
             const row = y * w;
-            const from = (y + dy) * x.w + dx;
-            for (let j = x0; j < x1; j++) dst[row + j] += tap * src[from + j];
+            const from = s + (y + dy) * x.w + dx;
+            for (let j = x0; j < x1; j++) {
+              const v = src[from + j];
+              out[d0 + row + j] += a0 * v;
+              out[d1 + row + j] += a1 * v;
+              out[d2 + row + j] += a2 * v;
+              out[d3 + row + j] += a3 * v;
+            }
           }
         }
       }
