@@ -11,9 +11,10 @@ benchmark's (``results/table1``, float16 weights, see :func:`stn_course.invarian
 max-pooling, ReLU, linear, softmax; the affine grid and bilinear sampler are ``static/warp.js``,
 the same one the θ explorer draws with), not with ONNX Runtime Web. Two reasons:
 
-* *page weight*: ONNX Runtime Web's JavaScript and WebAssembly come to several megabytes
-  (its ``.wasm`` alone is over 9 MB), while the kernels here are a few kilobytes; what a page
-  carries is dominated by the weights themselves;
+* *page weight*: ONNX Runtime Web (1.31.1 on npm) needs its WebAssembly build, 14.8 MB for
+  the smallest (``ort-wasm-simd-threaded.wasm``), plus about 80 KB of JavaScript, and an ONNX
+  export of each model; ``nn.js`` is under 8 KB, the whole widget module (kernels, sampler,
+  drawing, page) about 32 KB, so what a page carries is the weights themselves;
 * *teaching*: every operation the networks perform fits on a screen of plain loops that a
   reader can open and compare with the chapters, where a runtime would be a black box. The
   models are small (about 170,000 parameters each), so plain loops keep up with a slider.
