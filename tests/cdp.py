@@ -219,3 +219,44 @@ def write_widget_page(widget, state: dict, binary: str, path: Path) -> str:
     path.write_text(WIDGET_PAGE.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state),
                                        binary=json.dumps(binary)))
     return path.as_uri()
+
+
+#: Like :data:`WIDGET_PAGE`, for a model with several binary traits, each sent as base64 (a list of
+#: numbers would make a page of megabytes for a widget that ships weights). ``window.sets`` counts
+#: every ``model.set`` from the widget, by key.
+WIDGET_PAGE_B64 = """<!doctype html><html><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{css}</style></head>
+<body style="margin: 8px; font-family: sans-serif"><div id="root"></div>
+<script type="module">
+const code = {code};
+const widget = (await import(URL.createObjectURL(new Blob([code], {{type: "text/javascript"}})))).default;
+const state = {state};
+for (const key of {binary}) state[key] = Uint8Array.from(atob(state[key]), (ch) => ch.charCodeAt(0));
+const handlers = {{}};
+window.saved = 0;
+window.sets = {{}};
+const model = {{
+  get: (k) => state[k],
+  set: (k, v) => {{ state[k] = v; window.sets[k] = (window.sets[k] || 0) + 1;
+                    (handlers["change:" + k] || []).forEach((f) => f()); }},
+  on: (e, f) => {{ (handlers[e] = handlers[e] || []).push(f); }},
+  off: (e, f) => {{ handlers[e] = (handlers[e] || []).filter((g) => g !== f); }},
+  save_changes: () => {{ window.saved += 1; }},
+}};
+window.state = state;
+window.model = model;
+widget.render({{ model, el: document.getElementById("root") }});
+window.ready = true;
+</script></body></html>"""
+
+
+def write_widget_page_b64(widget, state: dict, binary: list[str], path: Path) -> str:
+    """Write :data:`WIDGET_PAGE_B64` for an anywidget ``widget`` with the model ``state``, whose
+    ``binary`` keys hold bytes (sent base64), to ``path``; return the page's ``file://`` URL."""
+    state = dict(state)
+    for key in binary:
+        state[key] = base64.b64encode(bytes(state[key])).decode("ascii")
+    path = Path(path)
+    path.write_text(WIDGET_PAGE_B64.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state),
+                                           binary=json.dumps(list(binary))))
+    return path.as_uri()

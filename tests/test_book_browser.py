@@ -558,3 +558,43 @@ def test_a_page_says_so_where_its_scripts_cannot_load(browser, server):
     assert "did not load" in widgets[0]["text"] and "notebook in Jupyter" in widgets[0]["text"], widgets[0]["text"]
     errors = [line for line in browser.console if line.startswith("exception")]
     assert not errors, f"the notices threw: {errors}"
+
+
+# -- the invariance explorer -------------------------------------------------------------------
+
+INVARIANCE_PAGES = ["book/intro", "book/01_invariance", "book/06_spatial_transformer"]
+INVARIANCE_STATE = r"""
+(() => {
+  const root = document.querySelector(".stn-invariance-explorer");
+  return { updates: root.stn.updates, pending: root.stn.pending, theta: root.stn.theta,
+           probabilities: root.stn.probabilities, canvas: root.stn.canvas,
+           sliders: Object.fromEntries(Array.from(root.querySelectorAll("input[type=range]"))
+             .map((i) => [i.dataset.param, Number(i.value)])) };
+})()
+"""
+
+
+@pytest.mark.parametrize("page", INVARIANCE_PAGES)
+def test_invariance_explorer_runs_the_trained_models_in_the_static_book(browser, server, page):
+    """No kernel behind the page: its θ and probabilities, after a slider move, are PyTorch's."""
+    from stn_course import invariance
+
+    assert page in PAGES
+    _open(browser, f"{server}/{page}.html")
+    root = "document.querySelector('.stn-invariance-explorer')"
+    browser.wait_for(f"{root} && {root}.stn && {root}.stn.updates >= 1", timeout=60)
+    before = browser.evaluate(INVARIANCE_STATE)
+    browser.evaluate(f"""(() => {{ const i = {root}.querySelector('input[data-param="angle"]');
+      i.value = String(Number(i.value) + 35); i.dispatchEvent(new Event("input", {{ bubbles: true }})); }})()""")
+    browser.wait_for(f"{root}.stn.updates > {before['updates']} && !{root}.stn.pending", timeout=30)
+    after = browser.evaluate(INVARIANCE_STATE)
+    assert after["theta"] != before["theta"] and after["probabilities"] != before["probabilities"]
+    # the page's own numbers against PyTorch on the canvas it computed, with the recorded weights
+    canvas = torch.tensor(after["canvas"], dtype=torch.float32).view(1, 1, 42, 42)
+    for name in ("st-cnn-aff", "cnn"):
+        p, theta = invariance.predict(invariance.load_trained(name, "RTS"), canvas)
+        assert float((torch.tensor(after["probabilities"][name]) - p[0]).abs().max()) <= 1e-3
+        if theta is not None:
+            assert torch.allclose(torch.tensor(after["theta"]), theta[0], atol=1e-4)
+    errors = [line for line in browser.console if line.startswith("exception")]
+    assert not errors, f"{page}: JavaScript errors: {errors}"
