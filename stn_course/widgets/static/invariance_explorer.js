@@ -4,7 +4,7 @@
 // the rectified digit its transformer passes on, and both models' class probabilities.
 import { drawGridOverlay, frameOutline, affineSource, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
 import { loadTensors, runModel } from "./nn.js";
-import { element, figure, saveChanges, sliderRow } from "./ui.js";
+import { element, figure, fixed, saveChanges, sliderRow } from "./ui.js";
 
 const DIGIT = 28; // MNIST's side, in pixels
 const BOX = 20; // MNIST's digits fit a 20 x 20 box, centred by their centre of mass
@@ -170,10 +170,10 @@ function render({ model, el }) {
 
   const half = size() / 2;
   const specs = [
-    { name: "angle", label: "rotation", min: -180, max: 180, step: 1, format: (v) => `${v.toFixed(0)}°` },
+    { name: "angle", label: "rotation", min: -180, max: 180, step: 1, format: (v) => `${fixed(v, 0)}°` },
     { name: "scale", label: "scale", min: 0.4, max: 2, step: 0.01 },
-    { name: "tx", label: "shift x", min: -half, max: half, step: 0.5, format: (v) => `${v.toFixed(1)} px` },
-    { name: "ty", label: "shift y", min: -half, max: half, step: 0.5, format: (v) => `${v.toFixed(1)} px` },
+    { name: "tx", label: "shift x", min: -half, max: half, step: 0.5, format: (v) => `${fixed(v, 1)} px` },
+    { name: "ty", label: "shift y", min: -half, max: half, step: 0.5, format: (v) => `${fixed(v, 1)} px` },
   ];
   const sliders = specs.map((spec) => sliderRow({
     ...spec, value: model.get(spec.name),

@@ -2,7 +2,7 @@
 // the homography through them (8 parameters) warps the image, here in the browser, with the
 // same maths as stn_course.grid.projective_grid and stn_course.sampler.
 import { drawGridOverlay, frameOutline, projectiveSource, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
-import { element, outputAndInput, saveChanges } from "./ui.js";
+import { element, fixed, outputAndInput, saveChanges } from "./ui.js";
 import { homographyFromPoints } from "./linalg.js";
 import { attachDrag, drawHandles, overlayMapping } from "./handles.js";
 
@@ -59,7 +59,7 @@ function render({ model, el }) {
     const step = Math.max(1, Math.ceil(Math.max(width, height) / model.get("grid_lines")));
     drawGridOverlay(input, src, view(), samplingGrid(width, height, sourceOf, step), { frame: frameOutline(sourceOf) });
     drawHandles(input, corners, overlayMapping(view()), { active });
-    const f = (v) => (v >= 0 ? " " : "") + v.toFixed(3);
+    const f = (v) => fixed(v, 3).padStart(6);
     readout.textContent =
       "H (target → source), h33 = 1:\n" + H.map((row) => row.map(f).join("  ")).join("\n") + (status ? `\n${status}` : "");
     root.dataset.corners = JSON.stringify(corners);

@@ -3,7 +3,7 @@
 // static book) and, beside it, the input U with the sampling grid T_θ(G) drawn over it.
 import { affineSource, drawGridOverlay, frameOutline, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
 import { decomposeTheta, thetaFrom } from "./geometry.js";
-import { element, outputAndInput, sliderRow } from "./ui.js";
+import { element, fixed, outputAndInput, sliderRow } from "./ui.js";
 
 const RAW = [
   { name: "t00", label: "θ<sub>11</sub>", r: 0, c: 0 },
@@ -16,7 +16,7 @@ const RAW = [
 
 const DEG = 180 / Math.PI;
 const INTERPRETABLE = [
-  { name: "angle", label: "angle (°)", min: -180, max: 180, step: 1, toSlider: (v) => v * DEG, fromSlider: (v) => v / DEG, format: (v) => (v * DEG).toFixed(0) + "°" },
+  { name: "angle", label: "angle (°)", min: -180, max: 180, step: 1, toSlider: (v) => v * DEG, fromSlider: (v) => v / DEG, format: (v) => fixed(v * DEG, 0) + "°" },
   { name: "scaleX", label: "scale x", min: 0.1, max: 2, step: 0.01 },
   { name: "scaleY", label: "scale y", min: 0.1, max: 2, step: 0.01 },
   { name: "shear", label: "shear", min: -1, max: 1, step: 0.01 },

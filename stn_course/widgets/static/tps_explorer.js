@@ -2,7 +2,7 @@
 // spline samples the input; the spline through them warps the image, here in the browser,
 // with the same maths as stn_course.grid.tps_grid and stn_course.sampler.
 import { drawGridOverlay, frameOutline, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
-import { element, outputAndInput, saveChanges, sliderRow } from "./ui.js";
+import { element, fixed, outputAndInput, saveChanges, sliderRow } from "./ui.js";
 import { tpsControlPoints, tpsSource } from "./linalg.js";
 import { attachDrag, drawHandles, overlayMapping } from "./handles.js";
 
@@ -62,7 +62,7 @@ function render({ model, el }) {
     drawHandles(input, handles(), overlayMapping(view()), { active, anchors: points, radius: 5 });
     const largest = Math.max(...offsets.map(([dx, dy]) => Math.hypot(dx, dy)));
     readout.textContent = `${points.length} control points (blue: where they sit in the output; red: where they sample the input)\n` +
-      `largest offset ${largest.toFixed(3)} (normalised units)`;
+      `largest offset ${fixed(largest, 3)} (normalised units)`;
     root.dataset.offsets = JSON.stringify(offsets);
     sigmaSlider.set(model.get("sigma"));
     root.stn = { offsets, handles: handles().map(([x, y]) => overlayMapping(view()).toCanvas(x, y)) };

@@ -1,5 +1,11 @@
 // Small DOM helpers shared by the course's widgets.
 
+/** `v` with `digits` decimals, never "-0.00": a value that rounds to zero shows unsigned. */
+export function fixed(v, digits) {
+  const text = v.toFixed(digits);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
+}
+
 /** An element with a class and optional text. */
 export function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -29,7 +35,7 @@ export function outputAndInput(outputCaption, inputCaption) {
  * Returns {row, input, set(value)}; `set` moves the slider (clamped to its range) and shows
  * the exact value in the readout without firing `onInput`.
  */
-export function sliderRow({ label, name, min, max, step, value, format = (v) => v.toFixed(2), onInput }) {
+export function sliderRow({ label, name, min, max, step, value, format = (v) => fixed(v, 2), onInput }) {
   const row = element("label", "stn-slider");
   const caption = element("span", "stn-slider-label");
   caption.innerHTML = label;

@@ -4,12 +4,12 @@
 // oblique view, with the sampling box T_θ(cube) and the line of sight of the projection.
 import { putGray, toUint8 } from "./warp.js";
 import { decomposeTheta3d, obliqueView, projectWarped, samplingBox, theta3dFrom } from "./volume.js";
-import { element, outputAndInput, saveChanges, sliderRow } from "./ui.js";
+import { element, fixed, outputAndInput, saveChanges, sliderRow } from "./ui.js";
 
 const DEG = 180 / Math.PI;
 const angle = (name, label, limit) => ({
   name, label, min: -limit, max: limit, step: 1,
-  toSlider: (v) => v * DEG, fromSlider: (v) => v / DEG, format: (v) => (v * DEG).toFixed(0) + "°",
+  toSlider: (v) => v * DEG, fromSlider: (v) => v / DEG, format: (v) => fixed(v * DEG, 0) + "°",
 });
 const PARAMS = [
   angle("yaw", "yaw (°)", 180),
@@ -143,7 +143,7 @@ function render({ model, el }) {
     const theta = model.get("theta");
     drawProjection(vol, depth, height, width, theta);
     drawOblique(vol, depth, height, width, theta);
-    matrix.textContent = "θ =\n" + theta.map((row) => row.map((v) => v.toFixed(2).padStart(6)).join(" ")).join("\n");
+    matrix.textContent = "θ =\n" + theta.map((row) => row.map((v) => fixed(v, 2).padStart(6)).join(" ")).join("\n");
     root.dataset.theta = JSON.stringify(theta);
     root.stn = { depth, height, width, theta, camera: { ...camera } };
   }
