@@ -188,43 +188,11 @@ class Chromium:
 
 
 #: A bare page that renders one anywidget ES module with a stand-in for its model: ``get``,
-#: ``set`` (which fires ``change:<key>``), ``on``, ``off``, and ``save_changes`` counted in
-#: ``window.saved``. ``state[binary]`` arrives as a list and becomes a ``Uint8Array``.
-WIDGET_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>{css}</style></head><body><div id="root"></div>
-<script type="module">
-const code = {code};
-const widget = (await import(URL.createObjectURL(new Blob([code], {{type: "text/javascript"}})))).default;
-const state = {state};
-state[{binary}] = new Uint8Array(state[{binary}]);
-const handlers = {{}};
-window.saved = 0;
-const model = {{
-  get: (k) => state[k],
-  set: (k, v) => {{ state[k] = v; (handlers["change:" + k] || []).forEach((f) => f()); }},
-  on: (e, f) => {{ (handlers[e] = handlers[e] || []).push(f); }},
-  off: (e, f) => {{ handlers[e] = (handlers[e] || []).filter((g) => g !== f); }},
-  save_changes: () => {{ window.saved += 1; }},
-}};
-window.state = state;
-window.model = model;
-widget.render({{ model, el: document.getElementById("root") }});
-window.ready = true;
-</script></body></html>"""
-
-
-def write_widget_page(widget, state: dict, binary: str, path: Path) -> str:
-    """Write :data:`WIDGET_PAGE` for an anywidget ``widget`` (its ``_esm`` and ``_css``) with the
-    model ``state`` to ``path``; return the page's ``file://`` URL."""
-    path = Path(path)
-    path.write_text(WIDGET_PAGE.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state),
-                                       binary=json.dumps(binary)))
-    return path.as_uri()
-
-
-#: Like :data:`WIDGET_PAGE`, for a model with several binary traits, each sent as base64 (a list of
-#: numbers would make a page of megabytes for a widget that ships weights). ``window.sets`` counts
-#: every ``model.set`` from the widget, by key.
-WIDGET_PAGE_B64 = """<!doctype html><html><head><meta charset="utf-8">
+#: ``set`` (which fires ``change:<key>``, counted per key in ``window.sets``), ``on``, ``off``,
+#: and ``save_changes`` counted in ``window.saved``. Binary traits travel base64 (a list of
+#: numbers would make a page of megabytes for a widget that ships weights) and become
+#: ``Uint8Array``s.
+WIDGET_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{css}</style></head>
 <body style="margin: 8px; font-family: sans-serif"><div id="root"></div>
 <script type="module">
@@ -250,13 +218,15 @@ window.ready = true;
 </script></body></html>"""
 
 
-def write_widget_page_b64(widget, state: dict, binary: list[str], path: Path) -> str:
-    """Write :data:`WIDGET_PAGE_B64` for an anywidget ``widget`` with the model ``state``, whose
-    ``binary`` keys hold bytes (sent base64), to ``path``; return the page's ``file://`` URL."""
+def write_widget_page(widget, state: dict, binary: str | list[str], path: Path) -> str:
+    """Write :data:`WIDGET_PAGE` for an anywidget ``widget`` (its ``_esm`` and ``_css``) with the
+    model ``state``, whose ``binary`` key (or keys) hold bytes or a list of byte values, to
+    ``path``; return the page's ``file://`` URL."""
+    keys = [binary] if isinstance(binary, str) else list(binary)
     state = dict(state)
-    for key in binary:
+    for key in keys:
         state[key] = base64.b64encode(bytes(state[key])).decode("ascii")
     path = Path(path)
-    path.write_text(WIDGET_PAGE_B64.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state),
-                                           binary=json.dumps(list(binary))))
+    path.write_text(WIDGET_PAGE.format(css=widget._css, code=json.dumps(widget._esm), state=json.dumps(state),
+                                       binary=json.dumps(keys)))
     return path.as_uri()

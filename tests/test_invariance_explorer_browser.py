@@ -1,7 +1,7 @@
 """The invariance explorer in headless Chromium, without building the book.
 
 The widget's bundled ES module runs in a bare page with a stand-in for the anywidget model
-(cdp.WIDGET_PAGE_B64), with the trained RTS pair's float16 weights. The tests move its sliders
+(cdp.WIDGET_PAGE), with the trained RTS pair's float16 weights. The tests move its sliders
 with real input events, draw on its pad with mouse and touch events, and check what the page
 computed against PyTorch run on the same inputs with the same float16-rounded weights upcast to
 float32: θ to 1e-4, the class probabilities to 1e-3. The rendered book, where the explorer sits
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from cdp import Chromium, find_chromium, write_widget_page_b64
+from cdp import Chromium, find_chromium, write_widget_page
 from stn_course import invariance
 from stn_course.widgets import InvarianceExplorer
 
@@ -51,7 +51,7 @@ def widget_state(widget: InvarianceExplorer) -> dict:
 def open_explorer(browser: Chromium, widget: InvarianceExplorer, path) -> None:
     """Render ``widget`` in a bare page and wait for its first prediction."""
     browser.console.clear()
-    browser.navigate(write_widget_page_b64(widget, widget_state(widget), BINARY, path))
+    browser.navigate(write_widget_page(widget, widget_state(widget), BINARY, path))
     browser.wait_for("window.ready === true && document.querySelector('.stn-invariance-explorer').stn.updates >= 1",
                      timeout=30)
 
