@@ -95,9 +95,10 @@ def versus_base_reading(comparisons: Sequence[tuple[str, str, str, Cell, Cell, i
         text.append("The base network is better beyond the noise with "
                     + _names([f"{PAPER_NAMES[st]} on {d} ({t.mean:.2f} % against {PAPER_NAMES[base]}'s {b.mean:.2f} %)"
                               for d, st, base, t, b, _ in losses]) + ".")
-    single = sum(1 for c in comparisons for x in (c[3], c[4]) if x.seeds == 1)
+    cells = {(m, d): x for d, st, base, t, b, _ in comparisons for m, x in ((st, t), (base, b))}
+    single = sum(1 for x in cells.values() if x.seeds == 1)
     if single:
-        text.append(f"Of these {2 * len(comparisons)} cells, {single} have one seed, whose noise counts the test "
+        text.append(f"Of the {len(cells)} cells compared, {single} have one seed, whose noise counts the test "
                     "set alone: the spread between seeds is not known there.")
     return " ".join(text)
 
