@@ -256,25 +256,16 @@ class InvarianceExplorer(anywidget.AnyWidget):
 
     @t.validate("angle")
     def _valid_angle(self, proposal) -> float:
-        value = float(proposal["value"])
-        if not (math.isfinite(value) and ANGLE_RANGE[0] <= value <= ANGLE_RANGE[1]):
-            raise ValueError(f"angle must be degrees in [{ANGLE_RANGE[0]:g}, {ANGLE_RANGE[1]:g}], got {value!r}")
-        return value
+        return _in_range(proposal["value"], *ANGLE_RANGE, "angle must be degrees in")
 
     @t.validate("scale")
     def _valid_scale(self, proposal) -> float:
-        value = float(proposal["value"])
-        if not (math.isfinite(value) and SCALE_RANGE[0] <= value <= SCALE_RANGE[1]):
-            raise ValueError(f"scale must be in [{SCALE_RANGE[0]:g}, {SCALE_RANGE[1]:g}], got {value!r}")
-        return value
+        return _in_range(proposal["value"], *SCALE_RANGE, "scale must be in")
 
     @t.validate("tx", "ty")
     def _valid_shift(self, proposal) -> float:
-        value, half = float(proposal["value"]), self.size / 2
-        if not (math.isfinite(value) and -half <= value <= half):
-            name = "shift[0] (tx)" if proposal["trait"].name == "tx" else "shift[1] (ty)"
-            raise ValueError(f"{name} must be pixels in [{-half:g}, {half:g}], got {value!r}")
-        return value
+        name = "shift[0] (tx)" if proposal["trait"].name == "tx" else "shift[1] (ty)"
+        return _in_range(proposal["value"], -self.size / 2, self.size / 2, f"{name} must be pixels in")
 
     @t.validate("digit")
     def _valid_digit(self, proposal) -> int:
@@ -349,3 +340,11 @@ class InvarianceExplorer(anywidget.AnyWidget):
             self.probabilities = probabilities
 
     _models: dict = {}
+
+
+def _in_range(value, lo: float, hi: float, what: str) -> float:
+    """``value`` as a float when finite and in [lo, hi]; else a ValueError "<what> [lo, hi], got …"."""
+    value = float(value)
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(f"{what} [{lo:g}, {hi:g}], got {value!r}")
+    return value
