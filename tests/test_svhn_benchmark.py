@@ -49,7 +49,7 @@ def test_table_marks_the_source(tiny_run):
     assert "ST-CNN Single" not in ours   # not run: no row
     assert "| ST-CNN Multi | 3.60 | 3.90 |" in paper and "| Maxout CNN | 4.00 | — |" in paper
     csv = (tiny_run / "table2.csv").read_text().splitlines()
-    assert csv[0].startswith("source,model,size,arch,schedule") and len(csv) == 3
+    assert csv[0].startswith("source,model,size,crops,arch,schedule") and len(csv) == 3
     assert all(line.startswith("synthetic,") for line in csv[1:])
 
 
@@ -88,14 +88,16 @@ def test_prepared_svhn_is_used_and_labelled_as_such(tmp_path, monkeypatch, capsy
 
 
 def _record(model, size, error, *, source="synthetic", device="cpu", schedule="efficient", steps=5_000, n_test=5_000,
-            arch="small", pixels=48):
-    return {"table": "table2", "model": model, "size": size, "test_error": error, "source": source, "device": device,
-            "schedule": schedule, "steps": steps, "batch_size": 64, "images_seen": steps * 64, "n_test": n_test,
-            "arch": arch, "image_pixels": pixels, "crop_pixels": 40}
+            arch="small", pixels=48, placement=None):
+    r = {"table": "table2", "model": model, "size": size, "test_error": error, "source": source, "device": device,
+         "schedule": schedule, "steps": steps, "batch_size": 64, "images_seen": steps * 64, "n_test": n_test,
+         "arch": arch, "image_pixels": pixels, "crop_pixels": 40}
+    return {**r, "loose_placement": placement} if placement else r
 
 
 def test_book_table_renders_every_model_with_a_footnote_per_provenance():
-    runs = [_record("cnn", "64px", 12.34), _record("st-single", "64px", 11.0), _record("cnn", "128px", 30.0),
+    runs = [_record("cnn", "64px", 12.34), _record("st-single", "64px", 11.0),
+            _record("cnn", "128px", 30.0, placement="clipped"),
             _record("cnn", "64px", 50.0, schedule="quick", steps=300),                       # a worse-obtained group
             _record("st-multi", "128px", 4.5, source="svhn", device="cuda", schedule="fast", steps=6_000,
                     arch="paper", pixels=128)]
@@ -105,16 +107,36 @@ def test_book_table_renders_every_model_with_a_footnote_per_provenance():
     assert "<td" in html and "|" not in html   # a real table, not markdown pipes
     row = lambda title: html.split(f">{title}</td>")[1].split("</tr>")[0]   # noqa: E731
     assert "<b>12.3</b><sup>a</sup>" in row("CNN") and "4.0" in row("CNN") and "5.6" in row("CNN")
-    assert "<b>30.0</b><sup>a</sup>" in row("CNN")
-    assert "<b>4.5</b><sup>b</sup>" in row("ST-CNN Multi") and "not yet run" in row("ST-CNN Multi")
+    assert "<b>30.0</b><sup>b</sup>" in row("CNN")
+    assert "<b>4.5</b><sup>c</sup>" in row("ST-CNN Multi") and "not yet run" in row("ST-CNN Multi")
     assert "not built here" in row("DRAM") and "3.9" in row("DRAM")
-    assert list(notes.letters.values()) == ["a", "b"]
+    assert list(notes.letters.values()) == ["a", "b", "c"]
     # a column whose runs all rendered the crop at 48 px says so; one with a native-size run does not
     assert "ours 64 px crop at 48 px" in html and "ours 128 px<" in html and "paper 64 px" in html
-    a, b = notes.letters
+    a, b, c = notes.letters
     assert a == "synthetic stand-in, CPU, efficient (full length: 0.32M images), small width at 48 px, 1 seed"
-    assert b.startswith("SVHN, GPU, fast (full length: 0.38M images), paper width at 128 px")
+    assert b == "synthetic stand-in, loose crops clipped, CPU, efficient (full length: 0.32M images), small width at 48 px, 1 seed"
+    assert c.startswith("SVHN, GPU, fast (full length: 0.38M images), paper width at 128 px")
     assert "<sup>a</sup> synthetic stand-in" in notes.html()
+
+
+def test_loose_column_switches_to_clipped_crops_only_once_every_model_has_a_full_length_run_on_them():
+    centred = [_record(k, "128px", e) for k, e in (("cnn", 29.0), ("st-single", 28.8), ("st-multi", 17.7))]
+    assert [table2.placement_of(r) for r in centred] == ["centred"] * 3   # records from before the framing existed
+    assert table2.placement_of(_record("cnn", "64px", 12.0)) is None
+    some = [_record("st-single", "128px", 20.0, placement="clipped"),
+            _record("cnn", "128px", 25.0, placement="clipped", schedule="efficient1500", steps=1_500)]   # a probe
+    assert table2.shown_placement(centred + some) == "centred"
+    best = table2.best_cells(centred + some)
+    assert {k: rows[0]["test_error"] for k, rows in best.items()} == {("cnn", "128px"): 29.0,
+                                                                      ("st-single", "128px"): 28.8,
+                                                                      ("st-multi", "128px"): 17.7}
+    done = some + [_record(k, "128px", e, placement="clipped") for k, e in (("cnn", 31.0), ("st-multi", 19.0))]
+    assert table2.shown_placement(centred + done) == "clipped"
+    best = table2.best_cells(centred + done)
+    assert {k: rows[0]["test_error"] for k, rows in best.items()} == {("cnn", "128px"): 31.0,
+                                                                      ("st-single", "128px"): 20.0,
+                                                                      ("st-multi", "128px"): 19.0}
 
 
 def test_reading_says_whether_a_transformer_beat_the_cnn_beyond_the_noise():
@@ -146,8 +168,10 @@ def test_without_a_gpu_the_cpu_sized_width_and_side_are_chosen_and_said(tmp_path
     said = capsys.readouterr().out
     assert "architecture: small (no GPU: the CPU-sized width" in said
     assert f"crops rendered at {table2.CPU_SIDE}×{table2.CPU_SIDE} px" in said
-    r = json.loads((out / f"synthetic_cnn_128px@{table2.CPU_SIDE}_small_quick2_seed0.json").read_text())
+    r = json.loads((out / f"synthetic_cnn_128px@{table2.CPU_SIDE}+clipped_small_quick2_seed0.json").read_text())
     assert (r["arch"], r["image_pixels"], r["crop_pixels"]) == ("small", table2.CPU_SIDE, 40)
+    assert r["loose_placement"] == "clipped" and table2.placement_of(r) == "clipped"
+    assert "| model | 128px clipped |" in (out / "table2.md").read_text()   # the column names the framing
 
 
 def test_errors_by_length_counts_each_length_separately():

@@ -332,7 +332,7 @@ def test_stand_in_labels_name_the_digits_in_the_boxes():
     assert right / total > 0.3, f"{right} of {total} boxes read as their label"
 
 
-def test_tight_and_loose_crops_share_a_centre_and_the_loose_one_is_never_clipped():
+def test_tight_and_centred_loose_crops_share_a_centre_and_the_loose_one_is_never_clipped():
     for photo, rec in svhn.synthetic_photos(40, seed=8, train=True):
         size = (photo.shape[1], photo.shape[0])
         tight = svhn.crop_window(rec.boxes, size)
@@ -346,7 +346,7 @@ def test_tight_and_loose_crops_share_a_centre_and_the_loose_one_is_never_clipped
         assert (rec.boxes[:, 0] >= 0).all() and (rec.boxes[:, 1] >= 0).all()
     # the middle of the loose crop, enlarged, is the tight crop: the loose number is half the size
     tight_images, _ = svhn.synthetic_house_numbers(40, seed=8, train=True, size=64)
-    loose_images, _ = svhn.synthetic_house_numbers(40, seed=8, train=True, size=64, loose=True)
+    loose_images, _ = svhn.synthetic_house_numbers(40, seed=8, train=True, size=64, loose=True, placement="centred")
     middle = torch.from_numpy(np.array(loose_images[:, 16:48, 16:48])).permute(0, 3, 1, 2).float()
     enlarged = torch.nn.functional.interpolate(middle, size=(64, 64), mode="bilinear", align_corners=False)
     tight = torch.from_numpy(np.array(tight_images)).permute(0, 3, 1, 2).float()
@@ -355,6 +355,56 @@ def test_tight_and_loose_crops_share_a_centre_and_the_loose_one_is_never_clipped
     assert (enlarged - big).abs().mean() < 0.25 * tight.std()
     other = torch.roll(big, 1, 0)   # a different photograph is far off
     assert (enlarged - other).abs().mean() > 2 * (enlarged - big).abs().mean()
+
+
+def test_clipped_window_keeps_a_share_of_the_loose_overhang_on_each_side():
+    boxes = np.array([[40.0, 20.0, 10.0, 20.0], [52.0, 22.0, 10.0, 20.0]])   # the number: x 40–62, y 20–42
+    size = (200, 120)
+    loose = svhn.crop_window(boxes, size, factor=svhn.LOOSE_FACTOR)   # centre (51, 31), half 2.6/2 × (22, 22)
+    np.testing.assert_allclose(loose, [51 - 28.6, 31 - 28.6, 51 + 28.6, 31 + 28.6])
+    np.testing.assert_allclose(svhn.clipped_window(boxes, size, [1, 1, 1, 1]), loose)
+    np.testing.assert_allclose(svhn.clipped_window(boxes, size, [0, 0, 0, 0]), [40, 20, 62, 42])
+    # half the left overhang (17.6 px beyond x = 40), a quarter of the bottom one (beyond y = 42)
+    np.testing.assert_allclose(svhn.clipped_window(boxes, size, [0.5, 1, 1, 0.25]),
+                               [40 - 8.8, 31 - 28.6, 51 + 28.6, 42 + 0.25 * 17.6])
+    with pytest.raises(ValueError, match="room must be 4 shares"):
+        svhn.clipped_window(boxes, size, [0.5, 1.2, 1, 1])
+    with pytest.raises(ValueError, match="placement"):
+        svhn.synthetic_house_numbers(2, loose=True, placement="random")
+
+
+def _number_in_windows(n: int, placement: str) -> np.ndarray:
+    """(n, 3): the number's centre (x, y) and width as shares of its loose window."""
+    digits = svhn.standin._mnist_digits(False)
+    out = []
+    for i in range(n):
+        photo, rec = svhn.standin._photo(i, 5, False, digits, svhn.LENGTH_PROBS)
+        size = (photo.shape[1], photo.shape[0])
+        x0, y0, x1, y1 = svhn.standin._window(i, 5, False, rec, size, True, placement)
+        b = svhn.sequence_box(rec.boxes)
+        # the tight window always fits inside a loose one: no tight crop is ever cut
+        t = svhn.crop_window(rec.boxes, size)
+        assert x0 <= t[0] + 1e-9 and y0 <= t[1] + 1e-9 and t[2] <= x1 + 1e-9 and t[3] <= y1 + 1e-9
+        out.append([((b[0] + b[2]) / 2 - x0) / (x1 - x0), ((b[1] + b[3]) / 2 - y0) / (y1 - y0), (b[2] - b[0]) / (x1 - x0)])
+    return np.array(out)
+
+
+def test_clipped_loose_crops_move_and_scale_the_number_and_centred_ones_do_not():
+    centred, clipped = _number_in_windows(200, "centred"), _number_in_windows(200, "clipped")
+    np.testing.assert_allclose(centred[:, :2], 0.5, atol=1e-9)
+    np.testing.assert_allclose(centred[:, 2], 1 / (1.3 * svhn.LOOSE_FACTOR), atol=1e-9)
+    # clipped: the number's centre ranges over the middle of the crop, its width from 1 / 2.6 of it
+    # (all the room on both sides) to 1 / 1.32 (0.2 of the 0.8-box overhang on both sides)
+    assert clipped[:, 0].std() > 0.05 and clipped[:, 1].std() > 0.05
+    assert clipped[:, 0].min() < 0.4 and clipped[:, 0].max() > 0.6
+    overhang = (1.3 * svhn.LOOSE_FACTOR - 1) / 2
+    assert clipped[:, 2].min() >= 1 / 2.6 - 1e-9
+    assert clipped[:, 2].max() <= 1 / (1 + 2 * svhn.ROOM_RANGE[0] * overhang) + 1e-9
+    assert clipped[:, 2].std() > 0.05
+    # the tight crops do not depend on how the loose ones are framed
+    a, _ = svhn.synthetic_house_numbers(6, seed=5, train=False, size=32, workers=1, placement="centred")
+    b, _ = svhn.synthetic_house_numbers(6, seed=5, train=False, size=32, workers=1, placement="clipped")
+    np.testing.assert_array_equal(a, b)
 
 
 def test_compose_house_number_boxes_hold_the_digits():

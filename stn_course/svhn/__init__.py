@@ -36,7 +36,7 @@ One module per part::
     crops         the window around the digits, crop and resize, random and centre crops
     prepared      raw archives → arrays + manifest: prepare, load_prepared, DataNotPreparedError
     dataset       SVHNSequences, the torchvision-style dataset over the crops
-    standin       the stand-in from MNIST digits: synthetic_house_numbers, write_synthetic_archive
+    standin       the stand-in from MNIST digits: synthetic_house_numbers (clipped_window), write_synthetic_archive
     models        the paper's CNN, ST-CNN Single and Multi, their loss and schedules (not imported here)
     table2        ``python -m stn_course.benchmark table2`` (not imported here)
 """
@@ -50,11 +50,11 @@ from .digitstruct import BOX_FIELDS, SPLITS, DigitRecord, read_digit_struct, wri
 from .labels import BLANK, MAX_DIGITS, NUM_CLASSES, decode_digits, encode_digits
 from .prepared import (FORMAT_VERSION, SIZES, DataNotPreparedError, extract_split, load_prepared, prepare,
                        prepare_split, prepared_available, svhn_root)
-from .standin import (LENGTH_PROBS, compose_house_number, synthetic_house_numbers, synthetic_photos,
-                      write_synthetic_archive)
+from .standin import (LENGTH_PROBS, PLACEMENTS, ROOM_RANGE, clipped_window, compose_house_number,
+                      synthetic_house_numbers, synthetic_photos, write_synthetic_archive)
 
 __all__ = ["SPLITS", "SIZES", "MAX_DIGITS", "BLANK", "NUM_CLASSES", "EXPAND", "LOOSE_FACTOR", "CROP_FRACTION",
-           "FORMAT_VERSION", "BOX_FIELDS", "LENGTH_PROBS", "DataNotPreparedError", "DigitRecord", "svhn_root",
+           "FORMAT_VERSION", "BOX_FIELDS", "LENGTH_PROBS", "PLACEMENTS", "ROOM_RANGE", "clipped_window", "DataNotPreparedError", "DigitRecord", "svhn_root",
            "read_digit_struct", "write_digit_struct", "sequence_box", "crop_window", "crop_resize", "encode_digits",
            "decode_digits", "extract_split", "prepare_split", "prepare", "load_prepared", "prepared_available",
            "default_crop", "random_crop", "center_crop", "to_float", "SVHNSequences", "compose_house_number",

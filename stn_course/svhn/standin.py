@@ -5,8 +5,10 @@ drawn as a house number would be: one height, slant and stroke weight for the wh
 small jitter per digit, spacing from touching to well apart, a colour and contrast of its own,
 sometimes on a plaque. Around it sits clutter that is not part of the label: neighbouring
 digits (the next door's number, a second line) and bars (frames, edges). Then blur and noise.
-The photograph is wide enough for the loose 128-pixel window, so that window is never clipped:
-the tight window holds the number, the loose one a smaller number amid that clutter.
+The photograph is wide enough for the loose 128-pixel window; the loose crops then cut that
+window where a photograph framed closer around its number would end (:func:`clipped_window`),
+so the number sits off-centre and at a size of its own in each loose crop, as in SVHN, whose
+photographs are framed around their numbers and cut the loose window at their edges.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from .._checks import check_choice
-from .crops import LOOSE_FACTOR, crop_resize, crop_window
+from .crops import LOOSE_FACTOR, crop_resize, crop_window, sequence_box
 from .digitstruct import SPLITS, DigitRecord, write_digit_struct
 from .labels import MAX_DIGITS, encode_digits
 from .textures import background
@@ -36,6 +38,14 @@ HEIGHT_RANGE = (16, 33)
 _LOOSE_HALF = 1.3 * LOOSE_FACTOR / 2
 #: Spare digits each photograph may draw around its number as clutter.
 N_DISTRACTORS = 6
+#: How a loose crop is framed: "clipped" cuts the loose window at the edges of a photograph
+#: framed around its number (:func:`clipped_window`); "centred" keeps the whole window, so the
+#: number sits at the same place and size in every loose crop (the stand-in before 2026-12).
+PLACEMENTS = ("clipped", "centred")
+#: The room a "clipped" photograph leaves beyond the number on each side, as a share of the
+#: loose window's overhang there, drawn per side. At 0.2 the tight window still fits (its
+#: overhang is 0.15 / 0.8 of the loose one's). Our choice: SVHN's margins are not measured here.
+ROOM_RANGE = (0.2, 1.0)
 
 
 def _ink(digit: np.ndarray, threshold: float = 0.1) -> np.ndarray:
@@ -262,14 +272,40 @@ def write_synthetic_archive(raw: str | Path, split: str, n: int, seed: int = 0, 
     return archive
 
 
-def _crops(start: int, stop: int, seed: int, train: bool, size: int, loose: bool) -> tuple[np.ndarray, np.ndarray]:
+def clipped_window(boxes: np.ndarray, image_size: tuple[int, int], room: Sequence[float]) -> np.ndarray:
+    """The loose window (x0, y0, x1, y1) cut where a photograph framed closer around its number ends.
+
+    ``boxes`` (k, 4) are the digit boxes, ``image_size`` (W, H); ``room`` (left, top, right,
+    bottom), each in [0, 1], keeps that share of the loose window's overhang beyond the number's
+    box on each side: 1 is the whole loose window, 0 the number's box.
+    """
+    room = np.asarray(room, dtype=np.float64)
+    if room.shape != (4,) or room.min() < 0 or room.max() > 1:
+        raise ValueError(f"room must be 4 shares (left, top, right, bottom) in [0, 1], got {room.tolist()}")
+    box = sequence_box(boxes)
+    return box + room * (crop_window(boxes, image_size, factor=LOOSE_FACTOR) - box)
+
+
+def _window(i: int, seed: int, train: bool, rec: DigitRecord, image_size: tuple[int, int], loose: bool,
+            placement: str) -> np.ndarray:
+    """The crop window of photograph ``i``; a clipped loose one draws its room from its own generator."""
+    if not loose:
+        return crop_window(rec.boxes, image_size)
+    if placement == "centred":
+        return crop_window(rec.boxes, image_size, factor=LOOSE_FACTOR)
+    room = np.random.default_rng([seed, int(train), i, 1]).uniform(*ROOM_RANGE, 4)
+    return clipped_window(rec.boxes, image_size, room)
+
+
+def _crops(start: int, stop: int, seed: int, train: bool, size: int, loose: bool,
+           placement: str = "clipped") -> tuple[np.ndarray, np.ndarray]:
     """Photographs ``start``..``stop - 1`` cropped and resized: uint8 (k, size, size, 3), labels (k, 5)."""
     digits = _mnist_digits(train)
     images = np.zeros((stop - start, size, size, 3), dtype=np.uint8)
     labels = np.zeros((stop - start, MAX_DIGITS), dtype=np.uint8)
     for j, i in enumerate(range(start, stop)):
         photo, rec = _photo(i, seed, train, digits, LENGTH_PROBS)
-        window = crop_window(rec.boxes, (photo.shape[1], photo.shape[0]), factor=LOOSE_FACTOR if loose else 1.0)
+        window = _window(i, seed, train, rec, (photo.shape[1], photo.shape[0]), loose, placement)
         images[j] = crop_resize(photo, window, size)
         labels[j] = encode_digits(rec.digits)
     return images, labels
@@ -285,13 +321,16 @@ def _workers(n: int, workers: int | None) -> int:
 
 @lru_cache(maxsize=8)
 def synthetic_house_numbers(n: int, seed: int = 0, train: bool = True, size: int = 64,
-                            loose: bool = False, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                            loose: bool = False, workers: int | None = None,
+                            placement: str = "clipped") -> tuple[np.ndarray, np.ndarray]:
     """The stand-in dataset: ``n`` synthetic photos put through the real preprocessing.
 
     ``loose=False`` crops the 30%-expanded box (the 64-pixel recipe), ``loose=True`` the
     looser window of the 128-pixel recipe (the same centre, :data:`LOOSE_FACTOR` times larger,
     so the number is smaller and the clutter around it is in view); either is resized to
-    ``size``. Returns images uint8 (n, size, size, 3) and labels uint8 (n, 5) (``BLANK`` = 10),
+    ``size``. ``placement`` (:data:`PLACEMENTS`) frames the loose crops: "clipped" cuts the
+    window at a closer photograph's edges (:func:`clipped_window`, room drawn from
+    :data:`ROOM_RANGE`), so the number's place and size vary; "centred" keeps it whole. Returns images uint8 (n, size, size, 3) and labels uint8 (n, 5) (``BLANK`` = 10),
     like :func:`load_prepared`. Deterministic in ``seed`` and independent of ``workers``
     (processes; None: all cores for 2,000 numbers or more). Cached, so treat the arrays as read-only.
     """
@@ -299,13 +338,14 @@ def synthetic_house_numbers(n: int, seed: int = 0, train: bool = True, size: int
         raise ValueError(f"n must be a positive int, got {n!r}")
     if not isinstance(size, int) or size <= 0:
         raise ValueError(f"size must be a positive int, got {size!r}")
+    check_choice("placement", placement, PLACEMENTS)
     workers = _workers(n, workers)
     if workers == 1:
-        images, labels = _crops(0, n, seed, train, size, loose)
+        images, labels = _crops(0, n, seed, train, size, loose, placement)
     else:
         _mnist_digits(train)   # load MNIST once, before the workers start
         bounds = np.linspace(0, n, 4 * workers + 1).astype(int)
-        jobs = [(int(a), int(b), seed, train, size, loose) for a, b in zip(bounds, bounds[1:]) if b > a]
+        jobs = [(int(a), int(b), seed, train, size, loose, placement) for a, b in zip(bounds, bounds[1:]) if b > a]
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         with context.Pool(workers) as pool:
             parts = pool.starmap(_crops, jobs)

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from .. import benchmark, svhn, training
-from .._checks import check_shape, check_tensor
+from .._checks import check_choice, check_shape, check_tensor
 from .models import KINDS, SCHEDULES, TITLES, SVHNSchedule, build_svhn_model, predict, sequence_loss, sequence_wrong
 
 OUT_DIR = benchmark.RESULTS_DIR / "table2"
@@ -71,19 +71,28 @@ def _pixels(size: str, scale: float, side: int | None = None) -> tuple[int, int]
     return side, svhn.default_crop(side)
 
 
+def placement_of(record: Mapping[str, Any]) -> str | None:
+    """How a stand-in record's loose crops were framed (:data:`~stn_course.svhn.PLACEMENTS`);
+    None for tight crops and for SVHN. Records from before the clipped framing say nothing: centred."""
+    if record["source"] != "synthetic" or record["size"] != "128px":
+        return None
+    return record.get("loose_placement", "centred")
+
+
 def load_split_tensors(source: str, size: str, scale: float, n_synthetic: tuple[int, int, int], extra: bool = False,
-                       side: int | None = None):
+                       side: int | None = None, placement: str = "clipped"):
     """(train uint8 (N, 3, S, S), labels), val and test (centre-cropped float) for one source and crop size.
 
-    For SVHN, ``extra=True`` adds the prepared ``extra`` split to the training set.
+    For SVHN, ``extra=True`` adds the prepared ``extra`` split to the training set. ``placement``
+    frames the stand-in's loose crops (:func:`~stn_course.svhn.synthetic_house_numbers`).
     """
     side, crop = _pixels(size, scale, side)
     loose = size == "128px"
     if source == "synthetic":
         n_train, n_val, n_test = n_synthetic
-        tr = svhn.synthetic_house_numbers(n_train, DATA_SEED, True, side, loose)
-        va = svhn.synthetic_house_numbers(n_val, DATA_SEED + 1, True, side, loose)
-        te = svhn.synthetic_house_numbers(n_test, DATA_SEED, False, side, loose)
+        tr = svhn.synthetic_house_numbers(n_train, DATA_SEED, True, side, loose, placement=placement)
+        va = svhn.synthetic_house_numbers(n_val, DATA_SEED + 1, True, side, loose, placement=placement)
+        te = svhn.synthetic_house_numbers(n_test, DATA_SEED, False, side, loose, placement=placement)
     else:
         native = int(size.removesuffix("px"))
         images, labels = svhn.load_prepared("train", native)
@@ -136,17 +145,22 @@ def position_error(model: torch.nn.Module, data, batch_size: int = 500) -> float
 def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHNSchedule, schedule_name: str,
                     arch: str, scale: float, out_dir: Path, *, device: torch.device, n_synthetic=(4_000, 500, 1_000),
                     progress: bool = True, save_weights: bool = False, command: str | None = None,
-                    extra: bool = False, side: int | None = None) -> dict[str, Any]:
+                    extra: bool = False, side: int | None = None, placement: str = "clipped") -> dict[str, Any]:
     """Train and test one model on one source and crop size; write and return its record (skip if it exists).
 
     ``side``: render the crops at ``side`` × ``side`` pixels (default: 64 or 128 px × ``scale``).
+    ``placement``: how the stand-in's loose crops are framed (its run ids say "+clipped").
     """
-    tag = (f"@{side}" if side else "" if scale == 1 else f"x{scale:g}") + ("+extra" if extra and source == "svhn" else "")
+    check_choice("placement", placement, svhn.PLACEMENTS)
+    framed = placement if source == "synthetic" and size == "128px" else None
+    tag = ((f"@{side}" if side else "" if scale == 1 else f"x{scale:g}") + ("+extra" if extra and source == "svhn" else "")
+           + ("+clipped" if framed == "clipped" else ""))
     rid = benchmark.run_id(source, kind, size + tag, arch, schedule_name, f"seed{seed}")
     path = Path(out_dir) / f"{rid}.json"
     if path.exists():
         return json.loads(path.read_text())
-    train, val, test, crop = load_split_tensors(source, size, scale, n_synthetic, extra and source == "svhn", side)
+    train, val, test, crop = load_split_tensors(source, size, scale, n_synthetic, extra and source == "svhn", side,
+                                                placement)
     if device.type == "cuda":
         train = tuple(t.to(device) for t in train)
     torch.manual_seed(seed)
@@ -162,6 +176,7 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
         "data": ("synthetic stand-in: MNIST digits composed into house numbers (stn_course.svhn), not SVHN"
                  if source == "synthetic" else "SVHN format 1, prepared by data_scripts/prepare_svhn.py; train "
                  + ("+ extra " if extra else "") + f"minus {VAL_SIZE} held out for validation; test split"),
+        **({"loose_placement": framed} if framed else {}),
         "model": kind, "paper_name": TITLES[kind], "size": size, "image_pixels": int(train[0].shape[-1]),
         "crop_pixels": crop, "arch": arch, "arch_settings": asdict(model.arch), "seed": seed, "schedule": schedule_name,
         "schedule_settings": asdict(schedule), "steps": schedule.steps, "batch_size": schedule.batch_size,
@@ -187,22 +202,37 @@ def how_obtained(rows: Sequence[Mapping[str, Any]]) -> str:
     images = benchmark.images_seen(r)
     length = "full length" if benchmark.is_full_length(r, SCHEDULES) else "short"
     seeds = len(rows)
-    return (f"{'SVHN' if r['source'] == 'svhn' else 'synthetic stand-in'}, "
+    framed = f"loose crops {placement_of(r)}, " if placement_of(r) else ""
+    return (f"{'SVHN' if r['source'] == 'svhn' else 'synthetic stand-in'}, {framed}"
             f"{'GPU' if benchmark.is_gpu(r) else 'CPU'}, {r['schedule']} ({length}: {images / 1e6:.2g}M images), "
             f"{r['arch']} width at {r['image_pixels']} px, {seeds} seed{'s' if seeds > 1 else ''}")
+
+
+def shown_placement(runs: Iterable[Mapping[str, Any]]) -> str:
+    """Which framing of the stand-in's loose crops the book's table shows: "clipped" once every
+    model run on loose stand-in crops has a full-length clipped run, else "centred" (so that the
+    models in one column were always trained and tested on the same crops)."""
+    loose = [r for r in runs if placement_of(r)]
+    kinds = {r["model"] for r in loose}
+    done = {r["model"] for r in loose if placement_of(r) == "clipped" and benchmark.is_full_length(r, SCHEDULES)}
+    return "clipped" if kinds and done == kinds else "centred"
 
 
 def best_cells(runs: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
     """For each (model, size), the runs of its best-obtained group: SVHN before the stand-in, then
     full length, GPU, the paper's width, the most images and seeds. A group is one source,
-    schedule, width and image size on one kind of device."""
+    schedule, width and image size on one kind of device; of the stand-in's loose crops only
+    the framing :func:`shown_placement` picks."""
+    runs = list(runs)
+    shown = shown_placement(runs)
+
     def rank(rows: list[Mapping[str, Any]]) -> tuple:
         r = rows[0]
         return (r["source"] == "svhn", benchmark.is_full_length(r, SCHEDULES), benchmark.is_gpu(r),
                 r["arch"] == "paper", benchmark.images_seen(r), len(rows))
 
     return benchmark.best_groups(
-        runs, lambda r: (r["model"], r["size"]),
+        [r for r in runs if placement_of(r) in (None, shown)], lambda r: (r["model"], r["size"]),
         lambda r: (r["source"], r["schedule"], r["arch"], r["image_pixels"], benchmark.is_gpu(r)), rank)
 
 
@@ -353,10 +383,28 @@ def health_inputs(record: Mapping[str, Any], folder: Path) -> tuple[torch.nn.Mod
     if record["source"] != "synthetic":
         raise ValueError(f"record {record['run_id']!r}: only the synthetic stand-in's test numbers can be drawn here")
     n = (2, 2, benchmark.HEALTH_INPUTS)
-    test = load_split_tensors("synthetic", record["size"], 1.0, n, side=record["image_pixels"])[2]
+    placement = placement_of(record) or "clipped"
+    test = load_split_tensors("synthetic", record["size"], 1.0, n, side=record["image_pixels"], placement=placement)[2]
     return load_model(record, folder), test[0], (
         f"{n[2]} stand-in test numbers (load_split_tensors('synthetic', {record['size']!r}, "
-        f"n_synthetic={n}, side={record['image_pixels']}))")
+        f"n_synthetic={n}, side={record['image_pixels']}, placement={placement!r}))")
+
+
+def test_numbers(record: Mapping[str, Any], n: int, workers: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` stand-in test numbers as a record's model was tested on them: centre crops
+    (n, 3, crop, crop) float at the record's size and framing, and labels (n, 5) int64."""
+    x, y = svhn.synthetic_house_numbers(n, DATA_SEED, False, record["image_pixels"], record["size"] == "128px",
+                                        workers, placement=placement_of(record) or "clipped")
+    return svhn.center_crop(svhn.to_float(x), record["crop_pixels"]), torch.from_numpy(y.astype(np.int64))
+
+
+#: The columns of table2.md: the crop sizes, the stand-in's loose crops by their framing.
+CROPS = ("64px", "128px", "128px clipped", "128px centred")
+
+
+def _crops_label(record: Mapping[str, Any]) -> str:
+    """A record's column in table2.md: its size, and for the stand-in's loose crops their framing."""
+    return f"{record['size']} {placement_of(record)}" if placement_of(record) else record["size"]
 
 
 def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
@@ -366,9 +414,10 @@ def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
     runs = [r for r in benchmark.load_runs(out_dir) if r.get("table") == "table2"]
     if not runs:
         return None
-    keys = ["source", "model", "size", "arch", "schedule", "steps", "image_pixels", "device"]
+    runs = [{**r, "crops": _crops_label(r)} for r in runs]
+    keys = ["source", "model", "size", "crops", "arch", "schedule", "steps", "image_pixels", "device"]
     rows = benchmark.aggregate(runs, keys, "test_error")
-    rows.sort(key=lambda r: (r["source"], r["arch"], r["schedule"], KINDS.index(r["model"]), SIZES.index(r["size"])))
+    rows.sort(key=lambda r: (r["source"], r["arch"], r["schedule"], KINDS.index(r["model"]), CROPS.index(r["crops"])))
     csv_path = benchmark.write_csv(out_dir / "table2.csv", rows, keys)
     parts = ["# Table 2: sequence error (%) of multi-digit recognition", "",
              "Written by `python -m stn_course.benchmark table2` from the run records in this folder: mean ± std "
@@ -384,8 +433,8 @@ def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
         parts += ["", f"## {what}: `{arch}` architecture, schedule `{sched}`", "",
                   f"{rs[0]['steps']} steps of {rs[0]['batch_size']}; {pixels}; {rs[0]['n_train']} training numbers; "
                   f"{devices}.", "",
-                  benchmark.markdown_table(benchmark.aggregate(rs, ["model", "size"], "test_error"), "model", "size",
-                                           KINDS, SIZES, TITLES.get)]
+                  benchmark.markdown_table(benchmark.aggregate(rs, ["model", "crops"], "test_error"), "model", "crops",
+                                           KINDS, CROPS, TITLES.get)]
     paper = [{"model": m, "size": size, "mean": v, "std": 0.0, "n": 1}
              for m, row in PAPER_TABLE2.items() for size, v in row.items() if v is not None]
     parts += ["", "## The paper's Table 2 (SVHN)", "",
@@ -410,6 +459,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-synthetic", type=int, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
                    help="how many stand-in numbers to draw (default by schedule)")
     p.add_argument("--extra", action="store_true", help="SVHN: also train on the extra split (as Goodfellow et al.)")
+    p.add_argument("--loose", choices=svhn.PLACEMENTS, default="clipped",
+                   help="stand-in: frame the loose crops clipped at a closer photograph's edges (default; the number's "
+                        "place and size vary) or centred (the whole window: the stand-in before 2026-12)")
+    p.add_argument("--loc-lr-scale", type=float, default=None,
+                   help="override the schedule's localisation-net learning-rate factor (a probe; the run id says so)")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
@@ -466,6 +520,11 @@ def _run(args: argparse.Namespace) -> int:
         schedule = replace(schedule, steps=args.steps, milestones=keep, warmup=min(schedule.warmup, args.steps // 10),
                            eval_every=min(schedule.eval_every or args.steps, args.steps))
         name = f"{name}{args.steps}"
+    if args.loc_lr_scale is not None:
+        if not args.loc_lr_scale > 0:
+            raise SystemExit(f"error: --loc-lr-scale must be positive, got {args.loc_lr_scale}")
+        schedule = replace(schedule, loc_lr_scale=args.loc_lr_scale)
+        name = f"{name}-loc{args.loc_lr_scale:g}"
     n_synth = tuple(args.n_synthetic) if args.n_synthetic else SYNTHETIC_SIZES[schedule_name]
     started = time.perf_counter()
     for size in args.sizes:
@@ -474,7 +533,7 @@ def _run(args: argparse.Namespace) -> int:
                 r = run_table2_cell(source, kind, size, seed, schedule, name, arch, args.scale, out_dir,
                                     device=device, n_synthetic=n_synth, progress=not args.no_progress,
                                     save_weights=args.save_weights, command=args.command_line, extra=args.extra,
-                                    side=side)
+                                    side=side, placement=args.loose)
                 print(f"[{source}] {TITLES[kind]:14s} {size:5s} seed {seed}: sequence error {r['test_error']:.2f}% "
                       f"(val {r['val_error']:.2f}%, positions {r['test_position_error']:.2f}%, "
                       f"{r['images_per_s']:.0f} img/s, {r['wall_time_s']:.0f} s)", flush=True)
