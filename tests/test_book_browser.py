@@ -251,7 +251,8 @@ def test_nothing_overflows_sideways(browser, server, page, width):
 # -- tables: a cell never breaks inside a number ---------------------------------------------
 
 #: Every whitespace-free token of a table cell that holds a digit ("0.01", "150,000", "0.7/1ᶜ",
-#: "±0.08"), with the number of lines its text occupies: a token is looked up across the text
+#: "±0.08"), or a mean with its spread ("1.12 ± 0.07"), with the number of lines its text
+#: occupies: a token is looked up across the text
 #: nodes of its cell (a superscript mark is part of the token it follows), and its lines are the
 #: distinct tops of the rectangles a DOM Range over it gets from the layout.
 NUMBER_LINES = r"""
@@ -277,7 +278,7 @@ NUMBER_LINES = r"""
       while (k > 0 && pieces[k][1] > at) k--;
       return [pieces[k][0], at - pieces[k][1]];
     };
-    for (const m of text.matchAll(/\S+/g)) {
+    for (const m of text.matchAll(/\S+(?:\s+±\s*\S*\d\S*)?/g)) {
       if (!/\d/.test(m[0])) continue;
       const range = document.createRange();
       range.setStart(...locate(m.index));

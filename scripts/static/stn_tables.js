@@ -1,8 +1,9 @@
 // How the book's tables read (issue 26), on top of stn_book.css:
 // - a number is never split across lines: in a cell, every run of non-space characters that
 //   holds a digit ("0.01", "150,000", "1e-3", "0.7/1", "abl-batch256") is kept on one line
-//   (browsers break after "-" and "/" even inside such runs); a table that is then wider than
-//   the column scrolls sideways in its own box;
+//   (browsers break after "-" and "/" even inside such runs), and so is a mean with its spread
+//   ("1.12 ± 0.07", which a phone would otherwise stack as "1.12 ±" over "0.07"); a table that is
+//   then wider than the column scrolls sideways in its own box;
 // - a table with more than LONG body rows (a benchmark chapter's listing of every run) shows its
 //   first SHOWN rows and, under them, a button that shows the rest and hides them again: a
 //   77-row listing is many phone screens long, and a reader scrolling past it loses the text.
@@ -10,7 +11,7 @@
 (function () {
   var LONG = 40;
   var SHOWN = 12;
-  var NUMBER_TOKEN = /\S*\d\S*/g;
+  var NUMBER_TOKEN = /\S*\d\S*(?:\s+±\s*\S*\d\S*)?/g;
 
   function keepNumbersWhole(cell) {
     var walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT, {
