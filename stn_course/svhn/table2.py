@@ -402,7 +402,7 @@ def test_numbers(record: Mapping[str, Any], n: int, workers: int | None = None) 
 CROPS = ("64px", "128px", "128px clipped", "128px centred")
 
 
-def _crops_label(record: Mapping[str, Any]) -> str:
+def crops_label(record: Mapping[str, Any]) -> str:
     """A record's column in table2.md: its size, and for the stand-in's loose crops their framing."""
     return f"{record['size']} {placement_of(record)}" if placement_of(record) else record["size"]
 
@@ -414,7 +414,7 @@ def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
     runs = [r for r in benchmark.load_runs(out_dir) if r.get("table") == "table2"]
     if not runs:
         return None
-    runs = [{**r, "crops": _crops_label(r)} for r in runs]
+    runs = [{**r, "crops": crops_label(r)} for r in runs]
     keys = ["source", "model", "size", "crops", "arch", "schedule", "steps", "image_pixels", "device"]
     rows = benchmark.aggregate(runs, keys, "test_error")
     rows.sort(key=lambda r: (r["source"], r["arch"], r["schedule"], KINDS.index(r["model"]), CROPS.index(r["crops"])))
