@@ -117,7 +117,7 @@ def test_hinge_loss_bad_input_is_named():
 
 def test_colocaliser_shapes_boxes_and_random_crops_of_its_own_size():
     torch.manual_seed(0)
-    model = C.make_colocaliser(C.Encoder())
+    model = C.make_colocaliser(C.Encoder(), localiser="pointing")
     out = model(torch.rand(5, 1, 84, 84))
     assert out.crop_embedding.shape == out.random_embedding.shape == (5, 32 * 7 * 7)
     assert torch.allclose(out.crop_embedding.norm(dim=1), torch.ones(5), atol=1e-5)
@@ -133,14 +133,63 @@ def test_the_untrained_localiser_points_at_ink():
     image = torch.zeros(1, 1, 84, 84)
     image[0, 0, 60:70, 10:16] = 1.0  # a blob left of centre, low down
     torch.manual_seed(0)
-    box = C.make_colocaliser(C.Encoder())(image).box[0]
+    box = C.make_colocaliser(C.Encoder(), localiser="pointing")(image).box[0]
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     assert abs(centre[0] - 13) < 3 and abs(centre[1] - 65) < 3
+
+
+def test_the_default_localiser_is_the_papers_kind_a_random_box_regressor():
+    torch.manual_seed(0)
+    model = C.make_colocaliser(C.Encoder())
+    assert model.localiser == "regression" and isinstance(model.transformer.localization, C.BoxRegression)
+    head = model.transformer.localization.net.head.linear
+    assert head.weight.abs().sum() > 0  # not the identity start of Table 1's nets: each image gets its own box
+    torch.manual_seed(1)
+    other = C.make_colocaliser(C.Encoder()).transformer.localization.net.head.linear
+    assert not torch.equal(head.bias, other.bias)
+
+
+def test_box_regression_shapes_and_every_box_inside_the_image():
+    torch.manual_seed(0)
+    net = C.BoxRegression()
+    x = torch.cat([torch.rand(4, 1, 84, 84), 1e4 * torch.randn(4, 1, 84, 84)])  # the last four saturate the outputs
+    params = net(x)
+    assert params.shape == (8, 3)
+    s, t = params[:, 0], params[:, 1:]
+    assert bool(((s > 0) & (s <= 1)).all()) and bool((t.abs() <= 1 - s[:, None] + 1e-6).all())
+    box = C.attention_box(params, (84, 84))
+    assert bool((box >= -1e-4).all() and (box <= 84 + 1e-4).all())
+    params.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_the_untrained_box_regressor_does_not_point_at_ink():
+    images = torch.zeros(2, 1, 84, 84)
+    images[0, 0, 4:32, 4:32] = 1.0  # a block of ink top left
+    images[1, 0, 52:80, 52:80] = 1.0  # the same block bottom right: 48 px away in x and y
+    torch.manual_seed(0)
+    box = C.make_colocaliser(C.Encoder())(images).box
+    centres = (box[:, :2] + box[:, 2:]) / 2
+    assert float((centres[1] - centres[0]).abs().max()) < 10
+    # nor does it find the digit of a translated image, where a box on the ink always does
+    x, true = data.colocalisation_split("translated", "test", 3, size=100)
+    torch.manual_seed(0)
+    before = B.score(C.make_colocaliser(C.Encoder()), (x, true))["localised"]
+    ink = 100.0 * float(C.localised(C.ink_boxes(x), true).float().mean())
+    assert before < 20 and ink == 100.0
 
 
 def test_bad_localiser_arguments_are_named():
     with pytest.raises(TypeError, match="encoder must be an Encoder"):
         C.make_colocaliser(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=r"localiser must be one of \['regression', 'pointing'\], got 'heatmap'"):
+        C.make_colocaliser(C.Encoder(), localiser="heatmap")
+    with pytest.raises(ValueError, match="image_size must be"):
+        C.BoxRegression(image_size=4)
+    with pytest.raises(TypeError, match="image_size must be an int"):
+        C.BoxRegression(image_size=84.0)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 1, 84, 84\), got \(2, 1, 28, 28\)"):
+        C.BoxRegression()(torch.zeros(2, 1, 28, 28))
     with pytest.raises(ValueError, match="scale_range must be"):
         C.HeatmapLocalization(scale_range=(0.5, 0.25))
 
@@ -151,7 +200,7 @@ def test_fit_trains_the_colocaliser_without_boxes_and_validates_with_them():
 
     def trained(targets, val=None):
         torch.manual_seed(0)
-        model = C.make_colocaliser(C.Encoder())
+        model = C.make_colocaliser(C.Encoder(), localiser="pointing")
         moved = []
         hist = training.fit(model, (x, targets), val, error_fn=C.missed, restore_best=False, **fit,
                             callback=lambda step, h: moved.append(model.transformer.localization.score.weight.sum().item()))
@@ -177,20 +226,84 @@ def test_quick_coloc_run_writes_a_record_with_provenance(tmp_path):
     assert record["test_n"] == 20 and len(record["gallery_boxes"]) == 16 and 0 <= record["test_localised"] <= 100
     assert len(record["transformer_health"]["transformers"]) == 1 and record["transformer_health"]["n"] == 20
     assert (tmp_path / "encoder" / "encoder_quick_seed0.pt").exists() and not B.is_full_length(record)
+    assert (record["localiser"], record["margin"]) == ("regression", 1.0)
+    assert record["run_id"] == "cluttered_regression_digit2_quick_seed0"
+    assert (tmp_path / "cluttered_regression_digit2_quick_seed0.json").exists()
     md, _ = B.write_coloc_table(tmp_path)
-    assert "| cluttered: ink box / untrained → trained |" in md.read_text()
+    assert "| cluttered (regression, α = 1): ink box / untrained → trained |" in md.read_text()
 
 
-def test_localised_table_has_a_row_per_class_a_column_per_variant_the_baselines_and_the_means():
-    runs = [{"variant": "cluttered", "digit": 3, "untrained_localised": 30.0, "test_localised": 90.0},
-            {"variant": "cluttered", "digit": 3, "untrained_localised": 30.0, "test_localised": 80.0},
-            {"variant": "translated", "digit": 3, "untrained_localised": 100.0, "test_localised": 99.5},
-            {"variant": "cluttered", "digit": 1, "untrained_localised": 16.2, "test_localised": 0.7}]
+def test_localiser_and_margin_name_the_run_so_settings_never_share_a_record():
+    efficient = B.SCHEDULES["efficient"]
+    assert efficient.margin == 1.0  # the paper's
+    assert B.coloc_run_id("cluttered", "regression", 1, efficient, 2) == "cluttered_regression_digit1_efficient_seed2"
+    assert B.coloc_run_id("cluttered", "pointing", 1, efficient, 2) == "cluttered_pointing_digit1_efficient_seed2"
+    half = B.replace(efficient, margin=0.5)
+    assert B.coloc_run_id("translated", "pointing", 0, half, 0) == \
+        "translated_pointing_digit0_efficient_margin0.5_seed0"
+    # none of them is the name the records had before the localiser had a choice
+    assert "cluttered_digit1_efficient_seed0" not in {B.coloc_run_id("cluttered", loc, 1, s, 0)
+                                                      for loc in C.LOCALISERS for s in (efficient, half)}
+    with pytest.raises(ValueError, match="localiser must be one of"):
+        B.coloc_run_id("cluttered", "heatmap", 1, efficient, 0)
+    # a record from before the choice was the pointing net with the margin its schedule named
+    old = {"schedule_settings": {"margin": 0.5}}
+    assert (B.localiser_of(old), B.setting_of(old)) == ("pointing", "pointing, α = 0.5")
+    assert B.setting_of({"localiser": "regression", "margin": 1.0, "schedule_settings": {"margin": 1.0}}) == \
+        "regression, α = 1"
+
+
+def test_the_command_passes_localisers_and_margin_to_every_run(tmp_path, monkeypatch):
+    from stn_course import benchmark
+
+    calls = []
+
+    def fake_cell(variant, digit, seed, schedule, out_dir, **kw):
+        calls.append((variant, kw["localiser"], digit, seed, schedule.margin))
+        return {"untrained_localised": 0.0, "test_localised": 0.0, "test_mean_iou": 0.0, "images_per_s": 1.0,
+                "wall_time_s": 1.0}
+
+    monkeypatch.setattr(B, "run_coloc_cell", fake_cell)
+    monkeypatch.setattr(B, "write_coloc_table", lambda out: None)
+    argv = ["coloc", "--variants", "cluttered", "--digits", "4", "--seeds", "2", "--out", str(tmp_path)]
+    assert benchmark.main(argv + ["--localisers", "regression", "pointing", "--margin", "0.5", "--no-progress"]) == 0
+    assert calls == [("cluttered", "regression", 4, 0, 0.5), ("cluttered", "pointing", 4, 0, 0.5),
+                     ("cluttered", "regression", 4, 1, 0.5), ("cluttered", "pointing", 4, 1, 0.5)]
+    calls.clear()
+    assert benchmark.main(argv + ["--no-progress"]) == 0
+    assert calls == [("cluttered", "regression", 4, 0, 1.0), ("cluttered", "regression", 4, 1, 1.0)]
+    with pytest.raises(SystemExit):
+        benchmark.main(argv + ["--localisers", "heatmap"])
+
+
+def _run(variant, digit, seed, before, after, localiser="regression", margin=1.0):
+    return {"variant": variant, "digit": digit, "seed": seed, "untrained_localised": before, "test_localised": after,
+            "localiser": localiser, "margin": margin, "schedule_settings": {"margin": margin}}
+
+
+def test_localised_table_has_a_column_per_setting_and_variant_the_baselines_the_means_and_the_collapses():
+    runs = [_run("cluttered", 3, 0, 30.0, 90.0), _run("cluttered", 3, 1, 30.0, 80.0),
+            _run("cluttered", 1, 0, 2.0, 70.0), _run("cluttered", 1, 1, 4.0, 5.0),
+            _run("translated", 3, 0, 100.0, 99.5, "pointing", 0.5),
+            {"variant": "cluttered", "digit": 1, "seed": 0, "untrained_localised": 16.2, "test_localised": 0.7,
+             "schedule_settings": {"margin": 0.5}}]  # a record from before the localiser had a choice
     header, rows = B.localised_table(runs, {("cluttered", 3): 41.0, ("translated", 3): 100.0})
-    assert header == ["digit", "translated: ink box / untrained → trained", "cluttered: ink box / untrained → trained"]
-    # two seeds of cluttered 3: mean ± standard deviation; the mean row averages the per-class means
-    assert rows == [["1", "—", "— / 16 → 0.7"], ["3", "100 / 100 → 99.5", "41 / 30 → 85.0 ± 7.1"],
-                    ["mean", "100 / 100 → 99.5", "— / 23 → 42.9"]]
+    assert header == ["digit", "cluttered (regression, α = 1): ink box / untrained → trained",
+                      "translated (pointing, α = 0.5): ink box / untrained → trained",
+                      "cluttered (pointing, α = 0.5): ink box / untrained → trained"]
+    # seed 0 averages (90 + 70) / 2 = 80 over the classes, seed 1 (80 + 5) / 2 = 42.5: the mean row is
+    # their mean ± standard deviation; a seed that ends below 50 % and near its untrained score collapsed
+    assert rows == [["1", "— / 3 → 37.5 ± 46.0", "—", "— / 16 → 0.7"],
+                    ["3", "41 / 30 → 85.0 ± 7.1", "100 / 100 → 99.5", "—"],
+                    ["mean", "— / 16 → 61.2 ± 26.5", "100 / 100 → 99.5", "— / 16 → 0.7"],
+                    ["collapsed", "1 of 4 runs", "0 of 1 runs", "1 of 1 runs"]]
+
+
+def test_a_collapse_ends_below_half_and_near_the_untrained_score():
+    assert B.collapsed({"untrained_localised": 0.0, "test_localised": 9.0})
+    assert not B.collapsed({"untrained_localised": 0.0, "test_localised": 11.0})
+    assert B.collapsed({"untrained_localised": 30.0, "test_localised": 2.0})  # moved off the digit
+    assert not B.collapsed({"untrained_localised": 100.0, "test_localised": 99.0})  # solved before training
 
 
 def test_ink_boxes_sit_on_the_ink_centre_of_mass():

@@ -14,10 +14,11 @@ records are aggregated into ``colocalisation.md`` and ``colocalisation.csv``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import torch
 
 from .. import colocalisation as coloc
 from .. import training
+from .._checks import check_choice
 from ..distortions import COLOCALISATION
 from ..models import count_parameters
 from . import table1
@@ -48,7 +50,7 @@ class ColocSchedule:
     steps: int
     batch_size: int = 32
     lr: float = 1e-3
-    margin: float = 0.5
+    margin: float = 1.0
     eval_every: int = 250
     encoder_steps: int = 2_000
     encoder_train_size: int | None = None
@@ -115,10 +117,30 @@ def score(model: coloc.CoLocaliser, data: tuple[torch.Tensor, torch.Tensor], bat
             "boxes": pred}
 
 
+def coloc_run_id(variant: str, localiser: str, digit: int, schedule: ColocSchedule, seed: int) -> str:
+    """E.g. ``cluttered_regression_digit1_efficient_seed0``; a margin other than 1 is named
+    (``..._margin0.5_seed0``). Records from before the localiser had a choice lack its name."""
+    check_choice("localiser", localiser, coloc.LOCALISERS)
+    margin = [] if schedule.margin == 1 else [f"margin{schedule.margin:g}"]
+    return run_id(variant, localiser, f"digit{digit}", schedule.name, *margin, f"seed{seed}")
+
+
+def localiser_of(record: Mapping[str, Any]) -> str:
+    """The record's localisation net; records written before there was a choice used "pointing"."""
+    return record.get("localiser", "pointing")
+
+
+def setting_of(record: Mapping[str, Any]) -> str:
+    """The localiser and margin a record was trained with, e.g. "regression, α = 1"."""
+    margin = record.get("margin", record["schedule_settings"]["margin"])
+    return f"{localiser_of(record)}, α = {margin:g}"
+
+
 def run_coloc_cell(variant: str, digit: int, seed: int, schedule: ColocSchedule, out_dir: Path, *,
-                   device: torch.device, progress: bool = True, command: str | None = None) -> dict[str, Any]:
-    """Train and score one co-localiser (one variant, one digit class, one seed); write and return its record."""
-    rid = run_id(variant, f"digit{digit}", schedule.name, f"seed{seed}")
+                   device: torch.device, progress: bool = True, command: str | None = None,
+                   localiser: str = coloc.LOCALISERS[0]) -> dict[str, Any]:
+    """Train and score one co-localiser (one variant, localiser, digit class and seed); write and return its record."""
+    rid = coloc_run_id(variant, localiser, digit, schedule, seed)
     path = Path(out_dir) / f"{rid}.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -126,7 +148,7 @@ def run_coloc_cell(variant: str, digit: int, seed: int, schedule: ColocSchedule,
     encoder, encoder_record = encoder_for(schedule, seed, out_dir, device=device)
     train, val, test = coloc_data(variant, digit, schedule)
     torch.manual_seed(seed)
-    model = coloc.make_colocaliser(encoder).to(device)
+    model = coloc.make_colocaliser(encoder, localiser=localiser).to(device)
     before = score(model, test)
     ckpt = checkpoint_path(out_dir, rid)
     started = time.perf_counter()
@@ -137,7 +159,8 @@ def run_coloc_cell(variant: str, digit: int, seed: int, schedule: ColocSchedule,
     after = score(model, test)
     wall = time.perf_counter() - started
     record = {
-        "table": "colocalisation", "run_id": rid, "variant": variant, "digit": digit, "seed": seed,
+        "table": "colocalisation", "run_id": rid, "variant": variant, "localiser": localiser,
+        "margin": schedule.margin, "digit": digit, "seed": seed,
         "schedule": schedule.name, "schedule_settings": asdict(schedule), "steps": schedule.steps,
         "batch_size": schedule.batch_size, "images_seen": history.images_seen,
         "params": count_parameters(model), "precision": "float32",
@@ -195,37 +218,68 @@ def is_full_length(record: Mapping[str, Any]) -> bool:
     return table1.is_full_length(record, SCHEDULES)
 
 
+#: A run has collapsed when it ends below half the images localised and fewer than this many
+#: points above its untrained score (a run that starts at 100 % and stays there has not).
+COLLAPSE_POINTS = 10.0
+
+
+def collapsed(record: Mapping[str, Any], points: float = COLLAPSE_POINTS) -> bool:
+    """True when a run ends below 50 % localised and less than ``points`` above its untrained score."""
+    return record["test_localised"] < min(50.0, record["untrained_localised"] + points)
+
+
+def _seed_spread(rs: Sequence[Mapping[str, Any]], key: str) -> tuple[float, float, int]:
+    """Mean over the classes of ``key``, as a mean ± std over the seeds when every seed holds the
+    same classes (else the mean of the classes' means, std 0), and the number of seeds."""
+    by_seed: dict[int, dict[int, float]] = {}
+    for r in rs:
+        by_seed.setdefault(r.get("seed", 0), {})[r["digit"]] = r[key]
+    classes = {frozenset(d) for d in by_seed.values()}
+    if len(classes) == 1:
+        return (*mean_std([sum(d.values()) / len(d) for d in by_seed.values()]), len(by_seed))
+    cells: dict[int, list[float]] = {}
+    for r in rs:
+        cells.setdefault(r["digit"], []).append(r[key])
+    return sum(sum(v) / len(v) for v in cells.values()) / len(cells), 0.0, 1
+
+
 def localised_table(runs: Sequence[Mapping[str, Any]], baseline: Mapping[tuple[str, int], float] | None = None
                     ) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the table of localised test images (%): a row per digit class and a
-    column per variant, each cell "ink box / untrained → trained", the trained share a mean ±
-    standard deviation over seeds with their number; then a row of the means. ``baseline``:
-    the no-learning baseline per (variant, digit), from :func:`load_baseline` ("—" without it)."""
+    column per localiser setting (:func:`setting_of`) and variant, each cell "ink box /
+    untrained → trained", the trained share a mean ± standard deviation over seeds; then a row
+    of the means over the classes (± their spread over the seeds when every seed holds every
+    class) and a row counting the collapsed runs (:func:`collapsed`). ``baseline``: the
+    no-learning baseline per (variant, digit), from :func:`load_baseline` ("—" without it)."""
     baseline = baseline or {}
-    variants = [v for v in VARIANTS if any(r["variant"] == v for r in runs)]
-    seeds: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    order = {v: i for i, v in enumerate(coloc.LOCALISERS)}
+    columns = sorted({(setting_of(r), localiser_of(r), r["variant"]) for r in runs},
+                     key=lambda c: (order.get(c[1], len(order)), c[0], VARIANTS.index(c[2])))
+    cells: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
     for r in runs:
-        seeds.setdefault((r["variant"], r["digit"]), []).append(r)
+        cells.setdefault((setting_of(r), r["variant"], r["digit"]), []).append(r)
 
-    def cell(v: str, d: int) -> str:
-        if (v, d) not in seeds:
+    def cell(setting: str, v: str, d: int) -> str:
+        rs = cells.get((setting, v, d))
+        if not rs:
             return "—"
-        rs = seeds[(v, d)]
         ink = f"{baseline[(v, d)]:.0f}" if (v, d) in baseline else "—"
         before = mean_std([r["untrained_localised"] for r in rs])[0]
         return f"{ink} / {before:.0f} → {format_cell(*mean_std([r['test_localised'] for r in rs]), len(rs), 1)}"
 
-    rows = [[str(d)] + [cell(v, d) for v in variants] for d in sorted({r["digit"] for r in runs})]
-    mean_row = ["mean"]
-    for v in variants:
-        cells = [rs for (vv, _), rs in seeds.items() if vv == v]
-        trained = sum(mean_std([r["test_localised"] for r in rs])[0] for rs in cells) / len(cells)
-        before = sum(mean_std([r["untrained_localised"] for r in rs])[0] for rs in cells) / len(cells)
-        inks = [baseline[(v, d)] for (vv, d) in seeds if vv == v and (v, d) in baseline]
-        ink = f"{sum(inks) / len(inks):.0f}" if len(inks) == len(cells) else "—"
-        mean_row.append(f"{ink} / {before:.0f} → {trained:.1f}")
-    rows.append(mean_row)
-    return ["digit", *(f"{v}: ink box / untrained → trained" for v in variants)], rows
+    rows = [[str(d)] + [cell(s, v, d) for s, _, v in columns] for d in sorted({r["digit"] for r in runs})]
+    mean_row, collapse_row = ["mean"], ["collapsed"]
+    for setting, _, v in columns:
+        rs = [r for r in runs if setting_of(r) == setting and r["variant"] == v]
+        digits = sorted({r["digit"] for r in rs})
+        trained, spread, seeds = _seed_spread(rs, "test_localised")
+        before = _seed_spread(rs, "untrained_localised")[0]
+        inks = [baseline[(v, d)] for d in digits if (v, d) in baseline]
+        ink = f"{sum(inks) / len(inks):.0f}" if len(inks) == len(digits) else "—"
+        mean_row.append(f"{ink} / {before:.0f} → {format_cell(trained, spread, seeds, 1)}")
+        collapse_row.append(f"{sum(collapsed(r) for r in rs)} of {len(rs)} runs")
+    rows += [mean_row, collapse_row]
+    return ["digit", *(f"{v} ({s}): ink box / untrained → trained" for s, _, v in columns)], rows
 
 
 def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
@@ -234,21 +288,31 @@ def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
     runs = load_runs(out_dir)
     if not runs:
         return None
-    keys = ["variant", "digit", "schedule", "steps", "device"]
+    runs = [{**r, "localiser": localiser_of(r), "setting": setting_of(r)} for r in runs]
+    keys = ["variant", "setting", "digit", "schedule", "steps", "device"]
     rows = aggregate(runs, keys, "test_localised")
-    rows.sort(key=lambda r: (r["schedule"], VARIANTS.index(r["variant"]), r["digit"]))
+    rows.sort(key=lambda r: (r["schedule"], r["setting"], VARIANTS.index(r["variant"]), r["digit"]))
     csv_path = write_csv(out_dir / "colocalisation.csv", rows, keys)
     parts = ["# Co-localisation: test images localised (IoU ≥ 0.5, %)", "",
              "Written by `python -m stn_course.benchmark coloc` from the run records in this folder: one "
-             "co-localiser per digit class, trained with the hinge loss alone; a 28-px box on the ink's centre of "
-             "mass (no learning, results/colocalisation/baselines/ink_box.json) / before → after training, "
-             f"on each class's test images (`colocalisation_split(..., seed={DATA_SEED})`)."]
+             "co-localiser per digit class, trained with the hinge loss (margin α) alone. Each cell: a 28-px box on "
+             "the ink's centre of mass (no learning, results/colocalisation/baselines/ink_box.json) / the "
+             "transformer before training → after it (mean ± standard deviation over seeds), on each class's test "
+             f"images (`colocalisation_split(..., seed={DATA_SEED})`). The localiser \"regression\" is the paper's "
+             "kind (randomly initialised, any square crop inside the image); \"pointing\" is aimed at ink from the "
+             "start, its crop 25-34 px. A run has collapsed when it ends below 50 % and fewer than "
+             f"{COLLAPSE_POINTS:g} points above its untrained score."]
+    baseline = load_baseline(out_dir / "baselines" / "ink_box.json")
     for sched in sorted({r["schedule"] for r in runs}):
-        rs = [r for r in runs if r["schedule"] == sched]
-        header, rows = localised_table(rs, load_baseline(out_dir / "baselines" / "ink_box.json"))
-        parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']})", "",
-                  "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
-        parts += ["| " + " | ".join(row) + " |" for row in rows]
+        for setting in sorted({r["setting"] for r in runs if r["schedule"] == sched},
+                              key=lambda t: (coloc.LOCALISERS.index(t.split(",")[0]), t)):
+            rs = [r for r in runs if r["schedule"] == sched and r["setting"] == setting]
+            header, rows = localised_table(rs, baseline)
+            seeds = sorted({r["seed"] for r in rs})
+            parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']}), localiser "
+                          f"{setting}, seeds {', '.join(map(str, seeds))}", "",
+                      "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
+            parts += ["| " + " | ".join(row) + " |" for row in rows]
     md_path = out_dir / "colocalisation.md"
     md_path.write_text("\n".join(parts) + "\n")
     return md_path, csv_path
@@ -259,6 +323,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                    help="translated and/or cluttered (default: both)")
     p.add_argument("--digits", nargs="+", type=int, default=list(DIGITS), choices=DIGITS, metavar="D",
                    help="digit classes (default: 0 … 9)")
+    p.add_argument("--localisers", nargs="+", default=[coloc.LOCALISERS[0]], choices=coloc.LOCALISERS, metavar="L",
+                   help="regression (the paper's kind, randomly initialised; default) and/or pointing (aimed at ink)")
+    p.add_argument("--margin", type=float, default=None,
+                   help="the hinge loss's margin α (default: the schedule's, 1 as in the paper)")
     p.add_argument("--seeds", type=positive_int, default=1, help="number of seeds per cell (seeds 0…N-1)")
     p.add_argument("--schedule", choices=[k for k in SCHEDULES if k != "quick"], default="efficient")
     p.add_argument("--baseline", action="store_true",
@@ -278,18 +346,22 @@ def _run(args: argparse.Namespace) -> int:
         write_coloc_table(out_dir)
         return 0
     schedule = chosen_schedule(args, SCHEDULES)
+    if args.margin is not None:
+        if not args.margin >= 0:
+            raise SystemExit(f"--margin must be a number >= 0, got {args.margin}")
+        schedule = replace(schedule, margin=args.margin)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = training.resolve_device(args.device)
     started = time.perf_counter()
     for seed in range(args.seeds):
-        for variant in args.variants:
-            for digit in args.digits:
-                r = run_coloc_cell(variant, digit, seed, schedule, out_dir, device=device,
-                                   progress=not args.no_progress, command=args.command_line)
-                print(f"{variant:10s} digit {digit} seed {seed}: localised {r['untrained_localised']:.1f}% → "
-                      f"{r['test_localised']:.1f}% (mean IoU {r['test_mean_iou']:.2f}; {r['images_per_s']:.0f} img/s, "
-                      f"{r['wall_time_s']:.0f} s)", flush=True)
+        for variant, localiser, digit in itertools.product(args.variants, args.localisers, args.digits):
+            r = run_coloc_cell(variant, digit, seed, schedule, out_dir, device=device, progress=not args.no_progress,
+                               command=args.command_line, localiser=localiser)
+            print(f"{variant:10s} {localiser:10s} digit {digit} seed {seed}: "
+                  f"localised {r['untrained_localised']:.1f}% → "
+                  f"{r['test_localised']:.1f}% (mean IoU {r['test_mean_iou']:.2f}; {r['images_per_s']:.0f} img/s, "
+                  f"{r['wall_time_s']:.0f} s)", flush=True)
     write_coloc_table(out_dir)
     print(f"done in {time.perf_counter() - started:.0f} s; tables in {out_dir}")
     return 0

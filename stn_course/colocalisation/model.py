@@ -2,10 +2,13 @@
 
 :class:`Encoder` is a small CNN trained to classify clean MNIST digits (:func:`train_encoder`);
 its convolutional features, scaled to unit length, are the embedding ``e(·)`` of the hinge
-loss. :class:`CoLocaliser` looks at an 84 × 84 image through a localisation net that points
-(:class:`HeatmapLocalization`, on a 2× max-pooled copy), gets (s, t_x, t_y), samples a 28 × 28
-crop, and also samples a random crop of the same size from the same image for the loss's
-negative.
+loss. :class:`CoLocaliser` looks at an 84 × 84 image through a localisation net, gets
+(s, t_x, t_y), samples a 28 × 28 crop, and also samples a random crop of the same size from the
+same image for the loss's negative. Its localisation net is one of :data:`LOCALISERS`: the
+paper's kind, a randomly initialised regression net with the scale free
+(:class:`~stn_course.colocalisation.regression.BoxRegression`, "regression"), or one that points
+at ink from the start with the scale near the digit's (:class:`HeatmapLocalization`,
+"pointing").
 """
 
 from __future__ import annotations
@@ -18,15 +21,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import training
-from .._checks import check_int
+from .._checks import check_choice, check_int
 from ..models import CNN
 from ..transformer import SpatialTransformer
 from .boxes import attention_box
+from .regression import BoxRegression
 
 IMAGE_SIZE = 84
 CROP_SIZE = 28
 #: The crop's side relative to the image's: 25 to 34 of 84 pixels (the digit's frame is 28).
 SCALE_RANGE = (0.3, 0.4)
+#: The localisation nets a co-localiser can have; the first is the default.
+LOCALISERS = ("regression", "pointing")
 
 
 class CoLocOutput(NamedTuple):
@@ -149,22 +155,25 @@ class CoLocaliser(nn.Module):
         encoder: the trained :class:`Encoder`; frozen here (its weights never change, but the
             loss's gradient flows through it into the crop).
         image_size, crop_size: the input's and the crop's side in pixels.
-        scale_range: the bounds of the crop's side relative to the image's (see
-            :class:`HeatmapLocalization`); the default, (0.3, 0.4), is 25 to 34 pixels of 84,
-            around the 28-pixel digit: given more room, the loss also rewards zooming out.
+        localiser: "regression" (the paper's kind: randomly initialised, any crop inside the
+            image) or "pointing" (:class:`HeatmapLocalization`, aimed at ink from the start).
+        scale_range: for "pointing" only, the bounds of the crop's side relative to the
+            image's; the default, (0.3, 0.4), is 25 to 34 pixels of 84, around the 28-pixel
+            digit: given more room, the loss also rewards zooming out.
     """
 
     def __init__(self, encoder: Encoder, image_size: int = IMAGE_SIZE, crop_size: int = CROP_SIZE,
-                 scale_range: tuple[float, float] = SCALE_RANGE):
+                 localiser: str = LOCALISERS[0], scale_range: tuple[float, float] = SCALE_RANGE):
         super().__init__()
         check_int("image_size", image_size, 2)
         check_int("crop_size", crop_size, 1)
+        check_choice("localiser", localiser, LOCALISERS)
         if not isinstance(encoder, Encoder):
             raise TypeError(f"encoder must be an Encoder, got {type(encoder).__name__}")
-        self.transformer = SpatialTransformer(HeatmapLocalization(scale_range), "attention",
-                                              out_size=(crop_size, crop_size))
+        net = BoxRegression(image_size) if localiser == "regression" else HeatmapLocalization(scale_range)
+        self.transformer = SpatialTransformer(net, "attention", out_size=(crop_size, crop_size))
         self.encoder = encoder.requires_grad_(False)
-        self.image_size, self.crop_size = image_size, crop_size
+        self.image_size, self.crop_size, self.localiser = image_size, crop_size, localiser
 
     def crop(self, x: torch.Tensor) -> torch.Tensor:
         """The transformer's crops: (N, 1, H, W) → (N, 1, crop_size, crop_size)."""
