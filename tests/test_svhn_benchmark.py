@@ -172,6 +172,9 @@ def test_without_a_gpu_the_cpu_sized_width_and_side_are_chosen_and_said(tmp_path
     assert (r["arch"], r["image_pixels"], r["crop_pixels"]) == ("small", table2.CPU_SIDE, 40)
     assert r["loose_placement"] == "clipped" and table2.placement_of(r) == "clipped"
     assert "| model | 128px clipped |" in (out / "table2.md").read_text()   # the column names the framing
+    assert benchmark.main(args + ["--seed-list", "2"]) == 0   # an explicit seed, beside the first
+    assert sorted(p.name for p in out.glob("*.json")) == [f"synthetic_cnn_128px@{table2.CPU_SIDE}+clipped_small_quick2_seed{s}.json"
+                                                          for s in (0, 2)]
 
 
 def test_errors_by_length_counts_each_length_separately():

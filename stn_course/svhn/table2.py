@@ -464,7 +464,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
                         "place and size vary) or centred (the whole window: the stand-in before 2026-12)")
     p.add_argument("--loc-lr-scale", type=float, default=None,
                    help="override the schedule's localisation-net learning-rate factor (a probe; the run id says so)")
-    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds per cell (seeds 0…N-1)")
+    p.add_argument("--seed-list", type=int, nargs="+", default=None, help="explicit seeds (overrides --seeds)")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=OUT_DIR)
@@ -529,7 +530,7 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     for size in args.sizes:
         for kind in args.models:
-            for seed in range(args.seeds):
+            for seed in (args.seed_list if args.seed_list is not None else range(args.seeds)):
                 r = run_table2_cell(source, kind, size, seed, schedule, name, arch, args.scale, out_dir,
                                     device=device, n_synthetic=n_synth, progress=not args.no_progress,
                                     save_weights=args.save_weights, command=args.command_line, extra=args.extra,
