@@ -6,6 +6,7 @@ Usage::
     python -m stn_course.benchmark table2 --schedule paper         # the paper's recipe (400k SGD steps)
     python -m stn_course.benchmark table2 --synthetic              # the MNIST-composed stand-in instead
     python -m stn_course.benchmark table2 --synthetic --schedule quick   # a first try: minutes on a CPU
+    python -m stn_course.benchmark table2 --synthetic --loose centred    # loose crops never cut (the first records)
     python -m stn_course.benchmark table2 --report                 # only rebuild the tables
 
 On a GPU the default is the paper's architecture, the ``fast`` schedule and the native 64/128
