@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -207,3 +209,41 @@ def test_a_record_rebuilds_its_own_architecture_after_the_defaults_change(tmp_pa
     again = table2.load_model(record, tmp_path)
     x = torch.rand(2, 3, record["crop_pixels"], record["crop_pixels"])
     torch.testing.assert_close(again(x), trained(x))
+
+
+def test_number_boxes_lie_where_the_crop_shows_the_number():
+    from stn_course import svhn
+
+    # a centred loose crop holds the number in its middle 1 / (1.3 × 2) of each side
+    boxes = svhn.number_boxes(20, seed=2, train=False, loose=True, placement="centred")
+    half = 1 / (1.3 * svhn.LOOSE_FACTOR)
+    np.testing.assert_allclose(boxes, np.tile([-half, -half, half, half], (20, 1)), atol=1e-9)
+    tight = svhn.number_boxes(20, seed=2, train=False)
+    np.testing.assert_allclose(tight, np.tile([-1 / 1.3, -1 / 1.3, 1 / 1.3, 1 / 1.3], (20, 1)), atol=1e-9)
+    # in the 40-pixel centre crop of a 48-pixel image, coordinates grow by 48 / 40
+    record = {"source": "synthetic", "size": "128px", "image_pixels": 48, "crop_pixels": 40,
+              "loose_placement": "centred"}
+    np.testing.assert_allclose(table2.test_number_boxes(record, 20).numpy(), 1.2 * boxes, atol=1e-6)
+    # clipped: the number's box moves and changes size from one crop to the next
+    clipped = svhn.number_boxes(200, seed=0, train=False, loose=True)
+    assert clipped[:, 0].std() > 0.05 and (clipped[:, 2] - clipped[:, 0]).std() > 0.05
+
+
+def test_window_tracking_measures_how_the_windows_follow_the_numbers():
+    gen = torch.Generator().manual_seed(0)
+    centre = torch.rand(50, 2, generator=gen) - 0.5
+    size = torch.rand(50, 2, generator=gen) * 0.5 + 0.3
+    boxes = torch.cat([centre - size / 2, centre + size / 2], 1)
+    following = torch.zeros(50, 2, 3)
+    following[:, 0, 0], following[:, 1, 1] = size[:, 0] * 0.9, -size[:, 1]   # a mirrored height still has a length
+    following[:, :, 2] = centre + 0.1
+    got = table2.window_tracking(following, boxes)
+    assert list(got) == list(table2.TRACKED)
+    assert all(abs(v - 1) < 1e-9 for v in got.values()), got
+    fixed = torch.eye(2, 3).expand(50, 2, 3)
+    assert all(math.isnan(v) for v in table2.window_tracking(fixed, boxes).values())
+    against = following.clone()
+    against[:, 0, 2] = -centre[:, 0]
+    assert abs(table2.window_tracking(against, boxes)["centre x"] + 1) < 1e-9
+    with pytest.raises(ValueError, match="boxes must have shape"):
+        table2.window_tracking(following, boxes[:10])

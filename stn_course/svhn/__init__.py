@@ -51,10 +51,11 @@ from .labels import BLANK, MAX_DIGITS, NUM_CLASSES, decode_digits, encode_digits
 from .prepared import (FORMAT_VERSION, SIZES, DataNotPreparedError, extract_split, load_prepared, prepare,
                        prepare_split, prepared_available, svhn_root)
 from .standin import (LENGTH_PROBS, PLACEMENTS, ROOM_RANGE, clipped_window, compose_house_number,
-                      synthetic_house_numbers, synthetic_photos, write_synthetic_archive)
+                      number_boxes, synthetic_house_numbers, synthetic_photos, write_synthetic_archive)
 
 __all__ = ["SPLITS", "SIZES", "MAX_DIGITS", "BLANK", "NUM_CLASSES", "EXPAND", "LOOSE_FACTOR", "CROP_FRACTION",
-           "FORMAT_VERSION", "BOX_FIELDS", "LENGTH_PROBS", "PLACEMENTS", "ROOM_RANGE", "clipped_window", "DataNotPreparedError", "DigitRecord", "svhn_root",
+           "FORMAT_VERSION", "BOX_FIELDS", "LENGTH_PROBS", "PLACEMENTS", "ROOM_RANGE", "clipped_window", "number_boxes",
+           "DataNotPreparedError", "DigitRecord", "svhn_root",
            "read_digit_struct", "write_digit_struct", "sequence_box", "crop_window", "crop_resize", "encode_digits",
            "decode_digits", "extract_split", "prepare_split", "prepare", "load_prepared", "prepared_available",
            "default_crop", "random_crop", "center_crop", "to_float", "SVHNSequences", "compose_house_number",

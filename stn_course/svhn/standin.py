@@ -311,6 +311,22 @@ def _crops(start: int, stop: int, seed: int, train: bool, size: int, loose: bool
     return images, labels
 
 
+def number_boxes(n: int, seed: int = 0, train: bool = True, loose: bool = False,
+                 placement: str = "clipped") -> np.ndarray:
+    """Where the number lies in each of the first ``n`` crops of :func:`synthetic_house_numbers`
+    (same arguments): (n, 4) boxes (x0, y0, x1, y1) around all its digits, in the crop's
+    normalised coordinates (−1 and 1 are the crop's edges, as :func:`~stn_course.grid.affine_grid`'s)."""
+    check_choice("placement", placement, PLACEMENTS)
+    digits = _mnist_digits(train)
+    out = np.zeros((n, 4))
+    for i in range(n):
+        photo, rec = _photo(i, seed, train, digits, LENGTH_PROBS)
+        x0, y0, x1, y1 = _window(i, seed, train, rec, (photo.shape[1], photo.shape[0]), loose, placement)
+        scale = np.array([x1 - x0, y1 - y0, x1 - x0, y1 - y0])
+        out[i] = 2 * (sequence_box(rec.boxes) - np.array([x0, y0, x0, y0])) / scale - 1
+    return out
+
+
 def _workers(n: int, workers: int | None) -> int:
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if n >= 2_000 else 1
@@ -330,8 +346,9 @@ def synthetic_house_numbers(n: int, seed: int = 0, train: bool = True, size: int
     so the number is smaller and the clutter around it is in view); either is resized to
     ``size``. ``placement`` (:data:`PLACEMENTS`) frames the loose crops: "clipped" cuts the
     window at a closer photograph's edges (:func:`clipped_window`, room drawn from
-    :data:`ROOM_RANGE`), so the number's place and size vary; "centred" keeps it whole. Returns images uint8 (n, size, size, 3) and labels uint8 (n, 5) (``BLANK`` = 10),
-    like :func:`load_prepared`. Deterministic in ``seed`` and independent of ``workers``
+    :data:`ROOM_RANGE`), so the number's place and size vary; "centred" keeps it whole.
+    Returns images uint8 (n, size, size, 3) and labels uint8 (n, 5) (``BLANK`` = 10), like
+    :func:`load_prepared`. Deterministic in ``seed`` and independent of ``workers``
     (processes; None: all cores for 2,000 numbers or more). Cached, so treat the arrays as read-only.
     """
     if not isinstance(n, int) or n < 1:
@@ -345,7 +362,8 @@ def synthetic_house_numbers(n: int, seed: int = 0, train: bool = True, size: int
     else:
         _mnist_digits(train)   # load MNIST once, before the workers start
         bounds = np.linspace(0, n, 4 * workers + 1).astype(int)
-        jobs = [(int(a), int(b), seed, train, size, loose, placement) for a, b in zip(bounds, bounds[1:]) if b > a]
+        jobs = [(int(a), int(b), seed, train, size, loose, placement)
+                for a, b in zip(bounds, bounds[1:]) if b > a]
         context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         with context.Pool(workers) as pool:
             parts = pool.starmap(_crops, jobs)

@@ -154,8 +154,8 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
     """
     check_choice("placement", placement, svhn.PLACEMENTS)
     framed = placement if source == "synthetic" and size == "128px" else None
-    tag = ((f"@{side}" if side else "" if scale == 1 else f"x{scale:g}") + ("+extra" if extra and source == "svhn" else "")
-           + ("+clipped" if framed == "clipped" else ""))
+    tag = ((f"@{side}" if side else "" if scale == 1 else f"x{scale:g}")
+           + ("+extra" if extra and source == "svhn" else "") + ("+clipped" if framed == "clipped" else ""))
     rid = benchmark.run_id(source, kind, size + tag, arch, schedule_name, f"seed{seed}")
     path = Path(out_dir) / f"{rid}.json"
     if path.exists():
@@ -406,6 +406,40 @@ CROPS = ("64px", "128px", "128px clipped", "128px centred")
 def crops_label(record: Mapping[str, Any]) -> str:
     """A record's column in table2.md: its size, and for the stand-in's loose crops their framing."""
     return f"{record['size']} {placement_of(record)}" if placement_of(record) else record["size"]
+
+
+def test_number_boxes(record: Mapping[str, Any], n: int) -> torch.Tensor:
+    """Where the number lies in each of the first ``n`` test crops of :func:`test_numbers`:
+    (n, 4) boxes (x0, y0, x1, y1) in the centre crop's normalised coordinates (±1 at its edges)."""
+    side, crop = record["image_pixels"], record["crop_pixels"]
+    boxes = svhn.number_boxes(n, DATA_SEED, False, record["size"] == "128px", placement_of(record) or "clipped")
+    pixels = (boxes + 1) * side / 2 - (side - crop) // 2   # in the centre crop's pixels
+    return torch.from_numpy(2 * pixels / crop - 1).float()
+
+
+#: What :func:`window_tracking` compares: a window's property and the number's.
+TRACKED = ("centre x", "centre y", "width", "height")
+
+
+def window_tracking(windows: torch.Tensor, boxes: torch.Tensor) -> dict[str, float]:
+    """How closely the windows follow the numbers: for each of :data:`TRACKED`, the correlation
+    over the numbers between the window's value and the number's (nan where either is constant).
+
+    windows (N, 2, 3) affine θ of the whole chain (the window's centre is (θ₁₃, θ₂₃), its width
+    and height the lengths of θ's columns); boxes (N, 4) (x0, y0, x1, y1), in the same coordinates.
+    """
+    check_shape("windows", windows, (None, 2, 3), "(N, 2, 3)")
+    check_shape("boxes", boxes, (len(windows), 4), f"({len(windows)}, 4)")
+    w = windows.double()
+    b = boxes.double()
+    ours = torch.stack([w[:, 0, 2], w[:, 1, 2], w[:, :, 0].norm(dim=1), w[:, :, 1].norm(dim=1)], 1)
+    theirs = torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)
+    out = {}
+    for k, name in enumerate(TRACKED):
+        u, v = ours[:, k] - ours[:, k].mean(), theirs[:, k] - theirs[:, k].mean()
+        norm = float(u.norm() * v.norm())
+        out[name] = float((u * v).sum()) / norm if norm > 1e-12 * len(u) else math.nan
+    return out
 
 
 def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
