@@ -148,12 +148,27 @@ def test_reading_says_whether_a_transformer_beat_the_cnn_beyond_the_noise():
     runs = [_record("cnn", "128px", 30.0), _record("st-single", "128px", 20.0), _record("st-multi", "128px", 29.5),
             _record("cnn", "64px", 10.0), _record("st-single", "64px", 14.0)]
     text = table2.reading(runs)
-    # loose crops first, the answer first: who gains, by how many standard errors (noise ≈ 0.87 points)
+    # loose crops first, the answer first: who gains, by how many times the noise of the
+    # difference (one seed: the test sets' binomial errors, 0.65 and 0.57 points, 0.86 together)
     assert text.startswith("On the loose crops only ST-CNN Single gains: 20.0 % against the CNN's 30.0 % "
-                           "(the difference is 12 standard errors of the test sets).")
-    assert "ST-CNN Multi ties with the CNN (29.5 %, within two standard errors)." in text
+                           "(the difference is 11.6 times its noise).")
+    assert "ST-CNN Multi ties with the CNN (29.5 %, within twice the noise)." in text
     assert "On the tight crops no transformer beats the CNN's 10.0 % beyond the noise. ST-CNN Single does worse (14.0 %)." in text
     assert text.index("loose") < text.index("tight")
+    assert text.endswith("Every cell compared is one seed, whose noise counts the test set alone: the spread between "
+                         "seeds is not known.")
+    # three seeds each: the seeds' spread joins the noise. ST-CNN Single's 26 ± 2 against the CNN's
+    # 30 ± 2: each cell's noise is hypot(0.6, 2 / √3) ≈ 1.3, the difference's 1.86, and 4 points are
+    # 2.1 times it, a gain; with a spread of 4 the same 4 points are within twice the noise
+    seeded = [_record(k, "128px", e) | {"seed": s} for k, es in (("cnn", (28, 30, 32)), ("st-single", (24, 26, 28)))
+              for s, e in enumerate(es)]
+    text = table2.reading(seeded)
+    assert text.startswith("On the loose crops ST-CNN Single gains: 26.0 % against the CNN's 30.0 % (the difference "
+                           "is 2.1 times its noise).") and text.endswith("means over 3 seeds; their noise counts the "
+                                                                       "test set and the seeds' spread.")
+    wide = [_record(k, "128px", e) | {"seed": s} for k, es in (("cnn", (26, 30, 34)), ("st-single", (22, 26, 30)))
+            for s, e in enumerate(es)]
+    assert "ST-CNN Single ties with the CNN (26.0 %, within twice the noise)." in table2.reading(wide)
     # a transformer whose θ hardly depends on its input is called what it is, from the recorded health
     runs[2]["transformer_health"] = health("nearly constant")
     assert "ST-CNN Multi learns one fixed window and ties with the CNN" in table2.reading(runs)

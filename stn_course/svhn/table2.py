@@ -271,12 +271,6 @@ def _ours_header(size: str, best: Mapping[tuple[str, str], list[Mapping[str, Any
     return f"ours {native} px"
 
 
-def _standard_error(error: float, n: int) -> float:
-    """The binomial standard error, in points, of an error rate (%) measured on ``n`` numbers."""
-    p = error / 100
-    return 100 * (p * (1 - p) / n) ** 0.5
-
-
 #: How the reading names the crop recipes.
 CROP_NAMES = {"64px": "tight", "128px": "loose"}
 
@@ -284,29 +278,40 @@ CROP_NAMES = {"64px": "tight", "128px": "loose"}
 def reading(runs: Iterable[Mapping[str, Any]]) -> str:
     """What Table 2 answers, in sentences computed from the records: per crop recipe (loose
     first, where the paper's transformers gain most), which transformers beat the CNN by more
-    than twice the noise of the difference (the test sets' binomial standard errors), which tie
-    with it and which do worse; and, from the records' health, a transformer whose θ hardly
-    depends on its input ("one fixed window")."""
+    than twice the noise of the difference (each cell's noise: the test set's binomial error
+    and, over several seeds, their spread; :func:`stn_course.benchmark.cell_of`), which tie
+    with it and which do worse; from the records' health, a transformer whose θ hardly depends
+    on its input ("one fixed window"); and whether the seeds' spread is known."""
     best = best_cells(runs)
-    err = {cell: benchmark.mean_std([r["test_error"] for r in rows])[0] for cell, rows in best.items()}
-    n_test = {cell: sum(r["n_test"] for r in rows) for cell, rows in best.items()}
-    if not err:
+    cells = {key: benchmark.cell_of([{"test_error": r["test_error"], "test_n": r["n_test"]} for r in rows])
+             for key, rows in best.items()}
+    if not cells:
         return "No Table 2 run has been recorded yet."
-    parts = []
+    parts, compared = [], set()
     for size in sorted(SIZES, key=lambda s: CROP_NAMES[s] != "loose"):
-        if ("cnn", size) not in err:
+        if ("cnn", size) not in cells:
             continue
-        cnn = err[("cnn", size)]
+        cnn = cells[("cnn", size)]
         verdicts = {}
         for kind in ("st-single", "st-multi"):
-            if (kind, size) in err:
-                noise = math.hypot(_standard_error(err[(kind, size)], n_test[(kind, size)]),
-                                   _standard_error(cnn, n_test[("cnn", size)]))
-                verdicts[kind] = (cnn - err[(kind, size)]) / noise if noise > 0 else 0.0
+            if (kind, size) in cells:
+                noise = benchmark.noise_between(cells[(kind, size)], cnn)
+                verdicts[kind] = (cnn.mean - cells[(kind, size)].mean) / noise if noise > 0 else 0.0
+                compared |= {(kind, size), ("cnn", size)}
         if verdicts:
-            parts.append(_crop_reading(CROP_NAMES[size], cnn, {k: (err[(k, size)], z) for k, z in verdicts.items()},
+            parts.append(_crop_reading(CROP_NAMES[size], cnn.mean,
+                                       {k: (cells[(k, size)].mean, z) for k, z in verdicts.items()},
                                        {k: _fixed_window(best[(k, size)]) for k in verdicts}))
-    return " ".join(parts) or "No transformer was run beside the CNN on the same crops yet."
+    if not parts:
+        return "No transformer was run beside the CNN on the same crops yet."
+    lo, hi = min(cells[c].seeds for c in compared), max(cells[c].seeds for c in compared)
+    if hi == 1:
+        parts.append("Every cell compared is one seed, whose noise counts the test set alone: the spread between "
+                     "seeds is not known.")
+    else:
+        parts.append(f"The cells compared are means over {lo if lo == hi else f'{lo} to {hi}'} seeds; their noise "
+                     "counts the test set and the seeds' spread" + (", where a cell has more than one." if lo == 1 else "."))
+    return " ".join(parts)
 
 
 def _fixed_window(rows: Sequence[Mapping[str, Any]]) -> bool:
@@ -319,7 +324,7 @@ def _fixed_window(rows: Sequence[Mapping[str, Any]]) -> bool:
 def _crop_reading(crops: str, cnn: float, results: Mapping[str, tuple[float, float]],
                   fixed: Mapping[str, bool]) -> str:
     """One crop recipe's sentences: ``results`` maps a model to (error %, difference from the CNN in
-    standard errors, positive when it is better)."""
+    times its noise, positive when it is better)."""
     def names(kinds: list[str]) -> str:
         return " and ".join(TITLES[k] for k in kinds)
 
@@ -329,9 +334,9 @@ def _crop_reading(crops: str, cnn: float, results: Mapping[str, tuple[float, flo
     if gain:
         only = "only " if tie or loss else ""
         numbers = " and ".join(f"{results[k][0]:.1f} %" for k in gain)
-        sigmas = " and ".join(f"{results[k][1]:.0f}" for k in gain)
+        sigmas = " and ".join(f"{results[k][1]:.1f}" for k in gain)
         out = [f"On the {crops} crops {only}{names(gain)} {'gains' if len(gain) == 1 else 'gain'}: {numbers} "
-               f"against the CNN's {cnn:.1f} % (the difference is {sigmas} standard errors of the test sets)."]
+               f"against the CNN's {cnn:.1f} % (the difference is {sigmas} times its noise)."]
     else:
         out = [f"On the {crops} crops no transformer beats the CNN's {cnn:.1f} % beyond the noise."]
     fixed_ties, other_ties = [k for k in tie if fixed[k]], [k for k in tie if not fixed[k]]
@@ -341,7 +346,7 @@ def _crop_reading(crops: str, cnn: float, results: Mapping[str, tuple[float, flo
             verb = "ties" if len(group) == 1 else "tie"
             if how and len(group) > 1:
                 how = "learn one fixed window each and "
-            out.append(f"{names(group)} {how}{verb} with the CNN ({numbers}, within two standard errors).")
+            out.append(f"{names(group)} {how}{verb} with the CNN ({numbers}, within twice the noise).")
     for kind in loss:
         how = ", with one fixed window" if fixed[kind] else ""
         out.append(f"{TITLES[kind]} does worse ({results[kind][0]:.1f} %{how}).")
