@@ -262,3 +262,15 @@ def test_window_tracking_measures_how_the_windows_follow_the_numbers():
     assert abs(table2.window_tracking(against, boxes)["centre x"] + 1) < 1e-9
     with pytest.raises(ValueError, match="boxes must have shape"):
         table2.window_tracking(following, boxes[:10])
+
+
+def test_tracking_reading_says_what_each_window_follows():
+    nan = math.nan
+    text = table2.tracking_reading({
+        "ST-CNN Single": {"centre x": 0.8, "centre y": 0.3, "width": 0.9, "height": 0.1},
+        "ST-CNN Multi": {"centre x": 0.1, "centre y": -0.2, "width": 0.05, "height": 0.0},
+        "old": {"centre x": nan, "centre y": nan, "width": nan, "height": nan}})
+    assert ("ST-CNN Single's window follows the number's centre x (0.80), width (0.90); weakly its centre y (0.30); "
+            "but not its height (0.10).") in text
+    assert "ST-CNN Multi's window follows none of the number's centre x (0.10), centre y (-0.20), width (0.05), height (0.00)." in text
+    assert "old: every number sits at the same place and size in these crops" in text

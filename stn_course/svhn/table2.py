@@ -447,6 +447,30 @@ def window_tracking(windows: torch.Tensor, boxes: torch.Tensor) -> dict[str, flo
     return out
 
 
+def tracking_reading(follows: Mapping[str, Mapping[str, float]]) -> str:
+    """Sentences for :func:`window_tracking`'s correlations, one model's (name → correlations)
+    at a time: what its window follows (correlation ≥ 0.5), follows weakly (0.2 to 0.5) and
+    does not follow; nan everywhere means the numbers never moved, so there was nothing to follow."""
+    out = []
+    for name, corr in follows.items():
+        if all(math.isnan(v) for v in corr.values()):
+            out.append(f"{name}: every number sits at the same place and size in these crops, so there is "
+                       "nothing for a window to follow.")
+            continue
+        groups = {how: [f"{k} ({v:.2f})" for k, v in corr.items() if not math.isnan(v) and test(v)]
+                  for how, test in (("follows", lambda v: v >= 0.5), ("weakly", lambda v: 0.2 <= v < 0.5),
+                                    ("not", lambda v: v < 0.2))}
+        said = []
+        if groups["follows"]:
+            said.append("follows the number's " + ", ".join(groups["follows"]))
+        if groups["weakly"]:
+            said.append("weakly its " + ", ".join(groups["weakly"]))
+        if groups["not"]:
+            said.append(("but not its " if said else "follows none of the number's ") + ", ".join(groups["not"]))
+        out.append(f"{name}'s window " + "; ".join(said) + ".")
+    return " ".join(out)
+
+
 def write_table2(out_dir: Path) -> tuple[Path, Path] | None:
     """Aggregate the run records in ``out_dir`` into table2.md (a section per source, architecture
     and schedule, then the paper's table) and table2.csv."""
