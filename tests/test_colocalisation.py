@@ -246,6 +246,7 @@ def test_localiser_and_margin_name_the_run_so_settings_never_share_a_record():
                                                       for loc in C.LOCALISERS for s in (efficient, half)}
     with pytest.raises(ValueError, match="localiser must be one of"):
         B.coloc_run_id("cluttered", "heatmap", 1, efficient, 0)
+    assert B.MAIN_SETTING == "regression, α = 1"  # what the book's main table reads
     # a record from before the choice was the pointing net with the margin its schedule named
     old = {"schedule_settings": {"margin": 0.5}}
     assert (B.localiser_of(old), B.setting_of(old)) == ("pointing", "pointing, α = 0.5")
@@ -297,6 +298,15 @@ def test_localised_table_has_a_column_per_setting_and_variant_the_baselines_the_
                     ["3", "41 / 30 → 85.0 ± 7.1", "100 / 100 → 99.5", "—"],
                     ["mean", "— / 16 → 61.2 ± 26.5", "100 / 100 → 99.5", "— / 16 → 0.7"],
                     ["collapsed", "1 of 4 runs", "0 of 1 runs", "1 of 1 runs"]]
+
+
+def test_class_mean_spreads_over_seeds_only_when_every_seed_holds_every_class():
+    runs = [_run("cluttered", 3, 0, 0.0, 90.0), _run("cluttered", 1, 0, 0.0, 70.0),
+            _run("cluttered", 3, 1, 0.0, 80.0), _run("cluttered", 1, 1, 0.0, 5.0)]
+    mean, std, seeds = B.class_mean(runs, "test_localised")
+    assert (mean, round(std, 3), seeds) == (61.25, 26.517, 2)
+    mean, std, seeds = B.class_mean(runs[:3], "test_localised")  # seed 1 lacks the digit 1: means of the classes
+    assert (mean, std, seeds) == (77.5, 0.0, 1)
 
 
 def test_a_collapse_ends_below_half_and_near_the_untrained_score():

@@ -136,6 +136,10 @@ def setting_of(record: Mapping[str, Any]) -> str:
     return f"{localiser_of(record)}, α = {margin:g}"
 
 
+#: The setting the book's main table reads: the paper's kind of localiser with the paper's margin.
+MAIN_SETTING = f"{coloc.LOCALISERS[0]}, α = {SCHEDULES['efficient'].margin:g}"
+
+
 def run_coloc_cell(variant: str, digit: int, seed: int, schedule: ColocSchedule, out_dir: Path, *,
                    device: torch.device, progress: bool = True, command: str | None = None,
                    localiser: str = coloc.LOCALISERS[0]) -> dict[str, Any]:
@@ -228,7 +232,7 @@ def collapsed(record: Mapping[str, Any], points: float = COLLAPSE_POINTS) -> boo
     return record["test_localised"] < min(50.0, record["untrained_localised"] + points)
 
 
-def _seed_spread(rs: Sequence[Mapping[str, Any]], key: str) -> tuple[float, float, int]:
+def class_mean(rs: Sequence[Mapping[str, Any]], key: str) -> tuple[float, float, int]:
     """Mean over the classes of ``key``, as a mean ± std over the seeds when every seed holds the
     same classes (else the mean of the classes' means, std 0), and the number of seeds."""
     by_seed: dict[int, dict[int, float]] = {}
@@ -272,8 +276,8 @@ def localised_table(runs: Sequence[Mapping[str, Any]], baseline: Mapping[tuple[s
     for setting, _, v in columns:
         rs = [r for r in runs if setting_of(r) == setting and r["variant"] == v]
         digits = sorted({r["digit"] for r in rs})
-        trained, spread, seeds = _seed_spread(rs, "test_localised")
-        before = _seed_spread(rs, "untrained_localised")[0]
+        trained, spread, seeds = class_mean(rs, "test_localised")
+        before = class_mean(rs, "untrained_localised")[0]
         inks = [baseline[(v, d)] for d in digits if (v, d) in baseline]
         ink = f"{sum(inks) / len(inks):.0f}" if len(inks) == len(digits) else "—"
         mean_row.append(f"{ink} / {before:.0f} → {format_cell(trained, spread, seeds, 1)}")
