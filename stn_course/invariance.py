@@ -8,6 +8,8 @@ reader:
 * :func:`load_trained` builds a Table 1 model and loads its recorded weights, upcast to float32;
 * :func:`distort` renders digits with a *given* rotation, scale and shift, the way the RTS
   recipe places a digit on its canvas (:func:`stn_course.distortions.placement_theta`);
+  :func:`distort_projective` and :func:`distort_cluttered` render P's corners and TC's clutter
+  with given parameters, through the recipes themselves;
 * :func:`predict` runs a model and returns its class probabilities and, for an ST-CNN, the θ
   its localisation net chose;
 * :func:`accuracy_sweep` measures accuracy against one distortion parameter.
@@ -25,13 +27,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import distortions
 from ._checks import check_choice, check_int, check_real, check_tensor
 from .benchmark.records import RESULTS_DIR, load_weights
+from .clutter_seed import clutter_layout
 from .distortions import placement_theta
 from .grid import affine_grid
 from .models import INPUT_SIZE, build_model, normalize_name
 
-__all__ = ["DISTORTIONS", "accuracy_sweep", "distort", "distortion_theta", "load_trained", "predict"]
+__all__ = ["DISTORTIONS", "accuracy_sweep", "corner_positions", "distort", "distort_cluttered", "distort_projective",
+           "distortion_theta", "is_convex", "load_trained", "predict"]
 
 #: The distortions whose canvases :func:`distort` renders (rotation / scale / shift only).
 DISTORTIONS = ("R", "RTS")
@@ -120,6 +125,78 @@ def distort(images: torch.Tensor, angle: float | Sequence[float] | torch.Tensor 
     grid = affine_grid(theta, (n, 1, size, size), align_corners=False)
     out = nn.functional.grid_sample(images.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.clamp_(0.0, 1.0)
+
+
+def _check_digits(images: torch.Tensor, name: str = "images") -> int:
+    check_tensor(name, images, floating=True)
+    if images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"{name} must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
+    return images.shape[0]
+
+
+def corner_positions(scale: float, corner_shift) -> torch.Tensor:
+    """Where P puts the frame's corners: ``scale · (±14, ±14) + corner_shift``, (4, 2) pixels from the centre.
+
+    Args:
+        scale: the digit's size (P draws it in [0.75, 1]).
+        corner_shift: (4, 2) pixels (x, y) for the corners top-left, top-right, bottom-right,
+            bottom-left (:data:`stn_course.distortions.CORNERS`'s order).
+    """
+    scale = check_real("scale", scale, above=0)
+    shift = torch.as_tensor(corner_shift, dtype=torch.float32)
+    if tuple(shift.shape) != (4, 2) or not torch.isfinite(shift).all():
+        raise ValueError(f"corner_shift must be 4 finite (x, y) pixel pairs, shape (4, 2), got {shift.tolist()}")
+    return scale * distortions.CORNERS * 14.0 + shift
+
+
+def is_convex(corners: torch.Tensor) -> bool:
+    """True when the (4, 2) corners form a convex quadrilateral in the frame's order, as P requires."""
+    return bool(distortions._convex_same_orientation(corners[None])[0])
+
+
+def distort_projective(images: torch.Tensor, scale: float = 1.0, corner_shift=((0.0, 0.0),) * 4) -> torch.Tensor:
+    """Digits (N, 1, 28, 28) seen as P sees them, with given corners: (N, 1, 28, 28) in [0, 1].
+
+    :func:`stn_course.distortions.projective` with ``corners`` = :func:`corner_positions`
+    (bilinear, zero padding, ``align_corners=False``).
+
+    Raises:
+        ValueError: naming ``corner_shift`` when the corners fold the frame (P redraws those).
+    """
+    n = _check_digits(images)
+    corners = corner_positions(scale, corner_shift)
+    if not is_convex(corners):
+        raise ValueError(f"corner_shift must keep the frame convex, in its order (P redraws a folded frame); "
+                         f"scale={scale:g} and corner_shift={torch.as_tensor(corner_shift).tolist()} fold it")
+    out, _ = distortions.projective(images.float(), params={"corners": corners.expand(n, 4, 2)})
+    return out
+
+
+def distort_cluttered(images: torch.Tensor, shift=(0, 0), *, pool: torch.Tensor, own: int = -1, seed: int = 0,
+                      pieces: int = 6) -> torch.Tensor:
+    """Digits (N, 1, 28, 28) on TC's 60 × 60 canvas, ``shift`` pixels from its centre, with seeded clutter.
+
+    :func:`stn_course.distortions.cluttered` with the layout :func:`~stn_course.clutter_seed.clutter_layout`
+    draws from ``seed`` (the same for every image): ``pieces`` 6 × 6 crops of ``pool`` (K, 1, 28, 28)
+    digits other than ``pool[own]`` (own = −1: any).
+
+    Args:
+        shift: (x, y) whole pixels; the digit's top-left lands at (16 + x, 16 + y), so |x|, |y| ≤ 16.
+
+    Returns:
+        (N, 1, 60, 60) in [0, 1]; pixels combine by maximum.
+    """
+    n = _check_digits(images)
+    _check_digits(pool, "pool")
+    room = (distortions.RECIPES["TC"]["out_size"] - 28) // 2
+    if (not isinstance(shift, (tuple, list)) or len(shift) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and -room <= v <= room for v in shift)):
+        raise ValueError(f"shift must be a pair (x, y) of whole pixels in [-{room}, {room}], got {shift!r}")
+    layout = clutter_layout(seed, pieces, pool.shape[0], own)
+    params = {k: v.expand(n, *v.shape[1:]) for k, v in layout.items()}
+    params["position"] = torch.tensor([[room + shift[0], room + shift[1]]]).expand(n, 2)
+    out, _ = distortions.cluttered(images.float(), pool=pool.float(), num_clutter=pieces, params=params)
+    return out
 
 
 @torch.no_grad()

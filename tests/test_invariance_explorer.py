@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from stn_course import distortions, invariance
+from stn_course.clutter_seed import Xorshift32, clutter_layout
 from stn_course.widgets import InvarianceExplorer
 from stn_course.widgets.base import STATIC
 from stn_course.widgets.invariance import export_graph
@@ -173,7 +174,7 @@ def test_widget_names_the_bad_value(widget, trait, value, words):
 @pytest.mark.parametrize("kwargs, error, words", [
     ({"digits": torch.zeros(2, 28, 27), "labels": [1, 2]}, ValueError, r"digits must have shape \(K, 1, 28, 28\)"),
     ({"digits": torch.zeros(2, 28, 28), "labels": [1]}, ValueError, "labels must hold one int 0-9 per digit"),
-    ({"digits": torch.zeros(1, 28, 28), "labels": [1], "distortion": "P"}, ValueError, "distortion must be one of"),
+    ({"digits": torch.zeros(1, 28, 28), "labels": [1], "distortion": "E"}, ValueError, "distortion must be one of"),
     ({"digits": torch.zeros(1, 28, 28), "labels": [1], "models": {"cnn": None}}, ValueError, "models must be a dict"),
     ({"labels": [1]}, ValueError, "labels were given without digits"),
 ])
@@ -181,6 +182,143 @@ def test_widget_constructor_names_the_bad_argument(pair, kwargs, error, words):
     kwargs.setdefault("models", pair)
     with pytest.raises(error, match=words):
         InvarianceExplorer(**kwargs)
+
+
+# -- P and TC: the recipes with given parameters, and their explorers ----------------------------
+
+def test_distort_projective_is_the_p_recipe_with_given_corners():
+    images = _digits()
+    shift = torch.tensor([[3.0, -2.0], [0.5, 4.0], [-5.0, 1.0], [2.0, 2.5]])
+    expected, _ = distortions.projective(images, params={"corners": (0.8 * distortions.CORNERS * 14 + shift).expand(3, 4, 2)})
+    assert torch.allclose(invariance.distort_projective(images, 0.8, shift), expected, atol=1e-6)
+    # unmoved corners at scale 1: the digit itself
+    assert torch.allclose(invariance.distort_projective(images), images, atol=1e-5)
+    with pytest.raises(ValueError, match="corner_shift must keep the frame convex"):
+        invariance.distort_projective(images, 0.6, [[10.0, 10.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"corner_shift must be 4 finite \(x, y\) pixel pairs"):
+        invariance.distort_projective(images, 1.0, [[0.0, 0.0]] * 3)
+
+
+def test_clutter_layout_is_seeded_within_the_recipes_ranges_and_never_the_own_digit():
+    a, b = clutter_layout(5, 40, 10, own=3), clutter_layout(5, 40, 10, own=3)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["clutter_position"], clutter_layout(6, 40, 10, own=3)["clutter_position"])
+    assert a["clutter_index"].shape == (1, 40) and a["crop_position"].shape == (1, 40, 2)
+    assert (a["clutter_index"] != 3).all() and set(a["clutter_index"].flatten().tolist()) <= set(range(10))
+    assert a["crop_position"].min() >= 4 and a["crop_position"].max() <= 24 - 6
+    assert a["clutter_position"].min() >= 0 and a["clutter_position"].max() <= 60 - 6
+    # piece k is drawn k-th: more pieces add to the layout without moving the first ones
+    fewer = clutter_layout(5, 6, 10, own=3)
+    assert all(torch.equal(fewer[k], a[k][:, :6]) for k in a)
+    # a drawn digit (own = -1) may take clutter from any of the pool
+    assert set(clutter_layout(1, 200, 10)["clutter_index"].flatten().tolist()) == set(range(10))
+    with pytest.raises(ValueError, match="seed must be an int in"):
+        Xorshift32(2**32)
+    with pytest.raises(ValueError, match="own must be -1"):
+        clutter_layout(0, 6, 10, own=10)
+
+
+def test_distort_cluttered_is_the_tc_recipe_with_the_seeded_layout():
+    pool = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    images = pool[2:3]
+    got = invariance.distort_cluttered(images, (5, -7), pool=pool, own=2, seed=11, pieces=6)
+    params = {**clutter_layout(11, 6, 10, own=2), "position": torch.tensor([[21, 9]])}
+    expected, _ = distortions.cluttered(images, pool=pool, params=params)
+    assert got.shape == (1, 1, 60, 60) and torch.equal(got, expected)
+    # the digit is pasted whole, at (16 + x, 16 + y)
+    assert (got[0, 0, 9:37, 21:49] >= images[0, 0]).all()
+    alone = invariance.distort_cluttered(images, (0, 0), pool=pool, pieces=0)
+    outside = alone.clone()
+    outside[0, 0, 16:44, 16:44] = 0
+    assert torch.equal(alone[0, 0, 16:44, 16:44], images[0, 0]) and not outside.any()
+    with pytest.raises(ValueError, match=r"shift must be a pair \(x, y\) of whole pixels in \[-16, 16\]"):
+        invariance.distort_cluttered(images, (1.5, 0), pool=pool)
+
+
+@pytest.fixture(scope="module")
+def p_widget():
+    return InvarianceExplorer(_digits(), [0, 1, 7], distortion="P")
+
+
+@pytest.fixture(scope="module")
+def tc_widget():
+    return InvarianceExplorer(_digits(), [0, 1, 7], distortion="TC")
+
+
+def _check_against_torch(widget, x):
+    models = {name: invariance.load_trained(name, widget.distortion) for name in ("st-cnn-aff", "cnn")}
+    p_st, theta = invariance.predict(models["st-cnn-aff"], x)
+    p_cnn, _ = invariance.predict(models["cnn"], x)
+    assert torch.allclose(torch.tensor(widget.theta), theta[0], atol=1e-5)
+    assert torch.allclose(torch.tensor(widget.probabilities["st-cnn-aff"]), p_st[0], atol=1e-5)
+    assert torch.allclose(torch.tensor(widget.probabilities["cnn"]), p_cnn[0], atol=1e-5)
+
+
+def test_p_widget_follows_its_corners_and_scale(p_widget):
+    assert (p_widget.size, p_widget.distortion) == (28, "P")
+    p_widget.digit, p_widget.scale, p_widget.corners = 2, 1.0, [[0.0, 0.0]] * 4
+    before = (p_widget.theta, p_widget.probabilities)
+    corners = [[4.0, -3.0], [-2.5, 5.0], [1.0, -6.0], [-3.0, 2.0]]
+    p_widget.scale, p_widget.corners = 0.85, corners
+    assert p_widget.theta != before[0] and p_widget.probabilities != before[1]
+    digit = torch.from_numpy(p_widget.digit_array(2).astype(np.float32) / 255)[None, None]
+    x = invariance.distort_projective(digit, 0.85, corners)
+    assert torch.equal(p_widget.distorted(), x)
+    _check_against_torch(p_widget, x)
+
+
+def test_tc_widget_follows_its_shift_clutter_and_seed(tc_widget):
+    assert (tc_widget.size, tc_widget.distortion, tc_widget.clutter) == (60, "TC", 6)
+    tc_widget.digit, tc_widget.shift, tc_widget.clutter_seed = 1, (0, 0), 0
+    first = tc_widget.distorted()
+    tc_widget.clutter_seed = 1
+    assert not torch.equal(tc_widget.distorted(), first), "a new seed must draw new clutter"
+    tc_widget.shift, tc_widget.clutter = (-9, 12), 4
+    pool = torch.from_numpy(np.frombuffer(tc_widget.digits, dtype=np.uint8).astype(np.float32) / 255).view(-1, 1, 28, 28)
+    x = invariance.distort_cluttered(pool[1:2], (-9, 12), pool=pool, own=1, seed=1, pieces=4)
+    assert torch.equal(tc_widget.distorted(), x)
+    _check_against_torch(tc_widget, x)
+    assert tc_widget.rectified().shape == (1, 1, 30, 30)
+
+
+@pytest.mark.parametrize("which, trait, value, words", [
+    ("p", "corners", [[11.0, 0.0]] + [[0.0, 0.0]] * 3, r"corners must be shifts in \[-10, 10\] pixels"),
+    ("p", "corners", [[10.0, 10.0]] + [[0.0, 0.0]] * 3, None),  # convex at scale 1: accepted
+    ("p", "corners", [[0.0, 0.0]] * 3, r"corners must be 4 \(x, y\) pixel shifts"),
+    ("p", "scale", 0.5, r"scale must be in \[0.6, 1.2\]"),
+    ("p", "angle", 30.0, "angle is a control of R and RTS only; this explorer shows P"),
+    ("p", "tx", 2.0, r"shift\[0\] \(tx\) is a control of R, RTS and TC only"),
+    ("p", "clutter", 3, "clutter is a control of TC only"),
+    ("tc", "tx", 2.5, r"shift\[0\] \(tx\) must be whole pixels in \[-16, 16\] for TC"),
+    ("tc", "ty", 17.0, r"shift\[1\] \(ty\) must be whole pixels in \[-16, 16\] for TC"),
+    ("tc", "clutter", 13, r"clutter must be a number of pieces in \[0, 12\]"),
+    ("tc", "clutter_seed", 2**32, r"clutter_seed must be an int in \[0, 4294967295\]"),
+    ("tc", "scale", 0.8, "scale is a control of R, RTS and P only; this explorer shows TC"),
+    ("tc", "corners", [[1.0, 0.0]] + [[0.0, 0.0]] * 3, "corners is a control of P only"),
+    ("tc", "distortion", "RTS", "distortion is fixed when the explorer is made"),
+])
+def test_p_and_tc_widgets_name_the_bad_value(p_widget, tc_widget, which, trait, value, words):
+    widget = p_widget if which == "p" else tc_widget
+    if words is None:
+        setattr(widget, trait, value)
+        assert getattr(widget, trait) == value
+        setattr(widget, trait, [[0.0, 0.0]] * 4)
+        return
+    with pytest.raises(ValueError, match=words):
+        setattr(widget, trait, value)
+
+
+def test_p_refuses_a_scale_or_corners_that_fold_the_frame(p_widget):
+    p_widget.scale, p_widget.corners = 1.0, [[10.0, 10.0]] + [[0.0, 0.0]] * 3
+    with pytest.raises(ValueError, match="corners must keep P's frame convex"):
+        p_widget.scale = 0.6  # the top-left corner would cross the diagonal
+    assert p_widget.scale == 1.0
+    p_widget.corners = [[0.0, 0.0]] * 4
+
+
+def test_tc_needs_other_digits_for_its_clutter():
+    with pytest.raises(ValueError, match="digits must hold at least 2 digits for TC"):
+        InvarianceExplorer(_digits(1), [0], distortion="TC")
 
 
 def test_export_graph_refuses_layers_the_page_cannot_run():
@@ -193,12 +331,12 @@ def test_export_graph_refuses_layers_the_page_cannot_run():
 # -- the kernels, in Node.js ------------------------------------------------------------------
 
 def _run_js(tmp_path, body: str):
-    for name in ("warp", "nn", "ui", "invariance_explorer"):
+    for name in ("warp", "nn", "ui", "linalg", "recipes", "invariance_explorer"):
         shutil.copy(STATIC / f"{name}.js", tmp_path / f"{name}.js")
     (tmp_path / "package.json").write_text('{"type": "module"}')
     script = tmp_path / "run.js"
     script.write_text('import * as nn from "./nn.js";\nimport * as ex from "./invariance_explorer.js";\n'
-                      'import * as fs from "node:fs";\n' + body)
+                      'import * as rc from "./recipes.js";\nimport * as fs from "node:fs";\n' + body)
     out = subprocess.run([NODE, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -287,3 +425,76 @@ console.log(JSON.stringify({ empty: ex.mnistLike(new Float32Array(784)), digit: 
     cy = float((digit.sum(1) * torch.arange(28.0)).sum() / mass)
     cx = float((digit.sum(0) * torch.arange(28.0)).sum() / mass)
     assert abs(cx - 13.5) < 0.6 and abs(cy - 13.5) < 0.6  # centred by its centre of mass
+
+
+@needs_node
+def test_js_clutter_layout_is_pythons(tmp_path):
+    cases = [(0, 6, 10, 7), (1, 12, 10, -1), (4294967295, 6, 2, 0), (123456789, 3, 10, 9)]
+    got = _run_js(tmp_path, f"""
+console.log(JSON.stringify({json.dumps(cases)}.map(([seed, pieces, pool, own]) => rc.clutterLayout(seed, pieces, pool, own))));
+""")
+    for (seed, pieces, pool, own), page in zip(cases, got):
+        layout = clutter_layout(seed, pieces, pool, own)
+        assert [p["index"] for p in page] == layout["clutter_index"][0].tolist()
+        assert [p["crop"] for p in page] == layout["crop_position"][0].tolist()
+        assert [p["at"] for p in page] == layout["clutter_position"][0].tolist()
+
+
+@needs_node
+@pytest.mark.parametrize("distortion", ["P", "TC"])
+def test_js_p_and_tc_pipelines_match_torch(tmp_path, distortion):
+    """P's homography warp and TC's seeded clutter, then both models, in Node against PyTorch."""
+    widget = InvarianceExplorer(_digits(), [0, 1, 7], distortion=distortion)
+    models = widget._models
+    if distortion == "P":
+        cases = [{"digit": 0, "scale": 1.0, "corners": [[0.0, 0.0]] * 4},
+                 {"digit": 2, "scale": 0.8, "corners": [[4.0, -3.0], [-2.5, 5.0], [1.0, -6.0], [-3.0, 2.0]]},
+                 {"digit": 1, "scale": 1.15, "corners": [[-8.0, 9.5], [10.0, -10.0], [-7.5, 3.0], [6.0, -4.5]]}]
+    else:
+        cases = [{"digit": 0, "tx": 0, "ty": 0, "clutter": 0, "seed": 0},
+                 {"digit": 2, "tx": 9, "ty": -4, "clutter": 6, "seed": 3},
+                 {"digit": 1, "tx": -16, "ty": 16, "clutter": 12, "seed": 77}]
+    (tmp_path / "weights.bin").write_bytes(widget.weights)
+    got = _run_js(tmp_path, f"""
+const graph = {json.dumps(widget.graph)};
+const tensors = nn.loadTensors(graph, new Uint8Array(fs.readFileSync("weights.bin")));
+const digits = Uint8Array.from({json.dumps(list(widget.digits))});
+const S = {widget.size};
+const out = {json.dumps(cases)}.map((c) => {{
+  const values = {{ scale: c.scale, tx: c.tx, ty: c.ty, clutter: c.clutter }};
+  (c.corners || []).forEach(([x, y], k) => {{ values[`corner${{k}}x`] = x; values[`corner${{k}}y`] = y; }});
+  const canvas = ex.distortedCanvas({json.dumps(distortion)}, digits.subarray(c.digit * 784, (c.digit + 1) * 784),
+                                    values, S, {{ pool: digits, own: c.digit, seed: c.seed }});
+  const st = nn.runModel(graph.models["st-cnn-aff"], canvas, S, S, tensors);
+  const cnn = nn.runModel(graph.models["cnn"], canvas, S, S, tensors);
+  return {{ canvas: Array.from(canvas), theta: st.theta, st: st.probabilities, cnn: cnn.probabilities }};
+}});
+console.log(JSON.stringify(out));
+""")
+    for case, page in zip(cases, got):
+        widget.digit = case["digit"]
+        if distortion == "P":
+            widget.scale, widget.corners = case["scale"], case["corners"]
+        else:
+            widget.shift, widget.clutter, widget.clutter_seed = (case["tx"], case["ty"]), case["clutter"], case["seed"]
+        x = widget.distorted()
+        canvas = torch.tensor(page["canvas"], dtype=torch.float32).view(x.shape)
+        if distortion == "TC":
+            assert torch.equal(canvas, x), f"TC canvases differ for {case}"
+        else:
+            assert torch.allclose(canvas, x, atol=1e-5), f"P canvases differ by {float((canvas - x).abs().max()):.2e}"
+        p_st, theta = invariance.predict(models["st-cnn-aff"], x)
+        p_cnn, _ = invariance.predict(models["cnn"], x)
+        assert torch.allclose(torch.tensor(page["theta"]), theta[0], atol=1e-5), case
+        assert torch.allclose(torch.tensor(page["st"]), p_st[0], atol=1e-4), case
+        assert torch.allclose(torch.tensor(page["cnn"]), p_cnn[0], atol=1e-4), case
+
+
+@needs_node
+def test_js_bundle_is_one_valid_module(tmp_path):
+    """The page loads the explorer as one string with its imports inlined: no name may be declared twice."""
+    bundle = tmp_path / "bundle.mjs"
+    bundle.write_text(InvarianceExplorer._esm)
+    out = subprocess.run([NODE, "--check", str(bundle)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "---- recipes.js ----" in InvarianceExplorer._esm

@@ -4,8 +4,10 @@ The widget's bundled ES module runs in a bare page with a stand-in for the anywi
 (cdp.WIDGET_PAGE), with the trained RTS pair's float16 weights. The tests move its sliders
 with real input events, draw on its pad with mouse and touch events, and check what the page
 computed against PyTorch run on the same inputs with the same float16-rounded weights upcast to
-float32: θ to 1e-4, the class probabilities to 1e-3. The rendered book, where the explorer sits
-in chapters 1 and 6 and on the landing page, is checked by test_book_browser.py.
+float32: θ to 1e-4, the class probabilities to 1e-3. The P and TC explorers (the trained P and TC
+pairs) are moved by their corner, shift and clutter controls and checked the same way, their
+canvases against the recipes rendered by Python. The rendered book, where the explorer sits in
+chapters 1, 6 and 8 and on the landing page, is checked by test_book_browser.py.
 """
 
 from __future__ import annotations
@@ -202,3 +204,137 @@ def test_a_drawn_digit_is_read_by_both_models(browser, widget, pair, tmp_path, t
     assert torch.allclose(torch.tensor(state["theta"]), theta, atol=1e-4)
     for name, p in probabilities.items():
         assert float((torch.tensor(state["probabilities"][name]) - p).abs().max()) <= 1e-3
+
+
+# -- P and TC ------------------------------------------------------------------------------------
+
+P_CASES = [  # digit, scale, corner shifts (px): on the sliders' steps
+    (7, 1.0, [[0.0, 0.0]] * 4),
+    (2, 0.8, [[4.0, -3.0], [-2.5, 5.0], [1.0, -6.0], [-3.0, 2.0]]),
+    (4, 1.15, [[-8.0, 9.5], [10.0, -10.0], [-7.5, 3.0], [6.0, -4.5]]),
+]
+TC_CASES = [  # digit, shift (px), clutter pieces, clutter seed ("new clutter" clicks from 0)
+    (7, (0, 0), 6, 0),
+    (3, (9, -4), 6, 1),
+    (5, (-16, 16), 12, 3),
+    (0, (5, 2), 0, 3),
+]
+
+
+@pytest.fixture(scope="module")
+def p_and_tc():
+    """The P and TC explorers with the default test digits, and their trained pairs."""
+    out = {}
+    for distortion in ("P", "TC"):
+        pair = {name: invariance.load_trained(name, distortion) for name in ("st-cnn-aff", "cnn")}
+        out[distortion] = (InvarianceExplorer(distortion=distortion, models=pair), pair)
+    return out
+
+
+def click_new_clutter(browser: Chromium) -> dict:
+    before = browser.evaluate("document.querySelector('.stn-invariance-explorer').stn.updates")
+    browser.evaluate("document.querySelector('button.stn-inv-new-clutter').click()")
+    browser.wait_for(f"document.querySelector('.stn-invariance-explorer').stn.updates > {before}", timeout=20)
+    return browser.evaluate(PAGE_STATE)
+
+
+def _agrees_with_pytorch(state: dict, widget: InvarianceExplorer, pair: dict, case: str) -> None:
+    """The page's canvas, θ and probabilities against PyTorch's on the Python side's distorted digit."""
+    x = widget.distorted()
+    canvas = torch.tensor(state["canvas"], dtype=torch.float32).view(x.shape)
+    if widget.distortion == "TC":
+        assert torch.equal(canvas, x), f"the page's TC canvas is not Python's for {case}"
+    else:
+        assert torch.allclose(canvas, x, atol=1e-5), case
+    p_st, theta = invariance.predict(pair["st-cnn-aff"], x)
+    p_cnn, _ = invariance.predict(pair["cnn"], x)
+    assert torch.allclose(torch.tensor(state["theta"]), theta[0], atol=1e-4), case
+    for name, p in (("st-cnn-aff", p_st[0]), ("cnn", p_cnn[0])):
+        worst = float((torch.tensor(state["probabilities"][name]) - p).abs().max())
+        assert worst <= 1e-3, f"{name} probabilities differ by {worst:.2e} for {case}"
+        assert torch.allclose(torch.tensor(widget.probabilities[name]), torch.tensor(state["probabilities"][name]),
+                              atol=1e-3), case
+    assert torch.allclose(torch.tensor(widget.theta), torch.tensor(state["theta"]), atol=1e-4), case
+
+
+def test_p_page_agrees_with_pytorch_on_fixed_corners(browser, p_and_tc, tmp_path):
+    widget, pair = p_and_tc["P"]
+    widget.digit, widget.scale, widget.corners = 7, 1.0, [[0.0, 0.0]] * 4
+    open_explorer(browser, widget, tmp_path / "p.html")
+    labels = browser.evaluate("Array.from(document.querySelectorAll('.stn-invariance-explorer input[type=range]'))"
+                              ".map((i) => [i.dataset.param, Number(i.min), Number(i.max)])")
+    assert labels[0] == ["scale", 0.6, 1.2] and len(labels) == 9
+    assert all(lo == -10 and hi == 10 for _, lo, hi in labels[1:])
+    for digit, scale, corners in P_CASES:
+        browser.evaluate(f"document.querySelector('button.stn-inv-pick[data-digit=\"{digit}\"]').click()")
+        state = move(browser, "scale", scale)
+        for k, (x, y) in enumerate(corners):
+            state = move(browser, f"corner{k}x", x)
+            state = move(browser, f"corner{k}y", y)
+        case = f"P: digit {digit}, scale {scale}, corners {corners}"
+        assert browser.evaluate("[window.state.scale, window.state.corners, window.state.digit]") == \
+            [scale, corners, digit], case
+        widget.digit, widget.scale, widget.corners = digit, scale, corners
+        _agrees_with_pytorch(state, widget, pair, case)
+    errors = [m for m in browser.console if m.startswith(("error", "exception"))]
+    assert not errors, errors
+
+
+def test_tc_page_agrees_with_pytorch_on_fixed_clutter(browser, p_and_tc, tmp_path):
+    widget, pair = p_and_tc["TC"]
+    widget.digit, widget.shift, widget.clutter, widget.clutter_seed = 7, (0, 0), 6, 0
+    open_explorer(browser, widget, tmp_path / "tc.html")
+    seed = 0
+    for digit, (tx, ty), pieces, case_seed in TC_CASES:
+        browser.evaluate(f"document.querySelector('button.stn-inv-pick[data-digit=\"{digit}\"]').click()")
+        for param, value in (("tx", tx), ("ty", ty), ("clutter", pieces)):
+            state = move(browser, param, value)
+        while seed < case_seed:
+            state = click_new_clutter(browser)
+            seed += 1
+        case = f"TC: digit {digit}, shift ({tx}, {ty}), {pieces} pieces, seed {case_seed}"
+        assert browser.evaluate("[window.state.tx, window.state.ty, window.state.clutter, window.state.clutter_seed]") \
+            == [tx, ty, pieces, case_seed], case
+        widget.digit, widget.shift, widget.clutter, widget.clutter_seed = digit, (tx, ty), pieces, case_seed
+        _agrees_with_pytorch(state, widget, pair, case)
+    errors = [m for m in browser.console if m.startswith(("error", "exception"))]
+    assert not errors, errors
+
+
+def test_a_corner_slider_moves_theta_and_window_and_stops_before_the_frame_folds(browser, p_and_tc, tmp_path):
+    widget, _ = p_and_tc["P"]
+    widget.digit, widget.scale, widget.corners = 1, 1.0, [[0.0, 0.0]] * 4
+    open_explorer(browser, widget, tmp_path / "p.html")
+    before = browser.evaluate(PAGE_STATE)
+    after = move(browser, "corner1x", 10)  # the top-right corner, 10 px to the right
+    assert after["theta"] != before["theta"] and after["window"] != before["window"]
+    assert after["input"] != before["input"]
+    for name in ("st-cnn-aff", "cnn"):
+        assert after["probabilities"][name] != before["probabilities"][name]
+    # a frame that folds is refused: at scale 0.6, moving the top-left corner 10 px in on both axes
+    move(browser, "corner1x", 0)
+    move(browser, "scale", 0.6)
+    folded = move(browser, "corner0x", 10)
+    updates = folded["updates"]
+    browser.evaluate("""(() => { const i = document.querySelector('.stn-invariance-explorer input[data-param="corner0y"]');
+      i.value = "10"; i.dispatchEvent(new Event("input", { bubbles: true })); })()""")
+    state = browser.evaluate(PAGE_STATE)
+    assert state["sliders"]["corner0y"] == 0 and state["updates"] == updates and not browser.evaluate(
+        "document.querySelector('.stn-invariance-explorer').stn.pending"), "the slider must stop before a fold"
+
+
+def test_new_clutter_and_the_clutter_slider_change_the_canvas(browser, p_and_tc, tmp_path):
+    widget, _ = p_and_tc["TC"]
+    widget.digit, widget.shift, widget.clutter, widget.clutter_seed = 1, (0, 0), 6, 0
+    open_explorer(browser, widget, tmp_path / "tc.html")
+    before = browser.evaluate(PAGE_STATE)
+    again = click_new_clutter(browser)
+    assert again["canvas"] != before["canvas"] and browser.evaluate("window.state.clutter_seed") == 1
+    assert again["probabilities"] != before["probabilities"]
+    bare = move(browser, "clutter", 0)
+    digit = _digit(widget, 1)[0, 0]
+    canvas = torch.tensor(bare["canvas"], dtype=torch.float32).view(60, 60)
+    assert torch.equal(canvas[16:44, 16:44], digit) and float(canvas.sum()) == pytest.approx(float(digit.sum()), abs=1e-3)
+    moved = move(browser, "tx", -12)
+    assert moved["theta"] != bare["theta"] and moved["window"] != bare["window"]
+    assert moved["input"] != bare["input"], "the drawn digit and window did not move"

@@ -2,9 +2,10 @@
 
 - :class:`ThetaExplorer`: sliders for the affine θ (raw entries and angle/scale/shear/
   translation), the warped image and the sampling grid T_θ(G) over the input.
-- :class:`InvarianceExplorer` (chapters 1 and 6, the landing page): distort a test digit (or
-  draw one) and watch the trained ST-CNN's window, its rectified digit and its class
-  probabilities beside the CNN's, the networks run in the page by ``static/nn.js``.
+- :class:`InvarianceExplorer` (chapters 1 and 6 and the landing page: RTS; chapter 8: P and TC):
+  distort a test digit (or draw one) as a Table 1 recipe does and watch the trained ST-CNN's
+  window, its rectified digit and its class probabilities beside the CNN's, the networks run in
+  the page by ``static/nn.js``.
 - :class:`~stn_course.widgets.volume.VolumeExplorer` (chapter 11): yaw/pitch/roll/scale
   sliders for a 3D θ, the warped volume's projection along depth and the sampling box.
 

@@ -1,7 +1,9 @@
 """The invariance explorer: distort a digit, watch a trained ST-CNN undo it while a CNN does not.
 
-The widget shows a test digit (picked, or drawn with the mouse or a finger) rotated, scaled and
-shifted on the RTS canvas by sliders, and, as a slider moves: the θ that the trained ST-CNN's
+The widget shows a test digit (picked, or drawn with the mouse or a finger) distorted by sliders
+the way one of Table 1's recipes does (R and RTS: rotated, scaled and shifted; P: the frame's
+four corners moved; TC: shifted on a 60 × 60 canvas among seeded clutter, redrawn with a "new
+clutter" button), and, as a slider moves: the θ that the trained ST-CNN's
 localisation net chooses, drawn as its sampling window on the distorted input; what the
 transformer passes on to its classifier (the rectified digit); and the class probabilities of
 the ST-CNN beside those of the CNN baseline trained with the same recipe. The models are the
@@ -24,13 +26,17 @@ the static page's embedded state; a binary message in JupyterLab), with ``graph`
 each model as a list of operations and where each tensor starts in the buffer. That works the
 same in JupyterLab and in the static book, with no file to serve; the price is that every page
 carrying an explorer carries the weights once (about 0.67 MB for the RTS pair, 0.9 MB as
-base64), where a file the book serves would be cached between pages.
+base64; about 0.54 MB for P's, 1.0 MB for TC's), where a file the book serves would be cached
+between pages.
 
 **Exact agreement with PyTorch**: the widget rounds every weight to float16 once (the recorded
 weights already are) and the Python side computes with those same values upcast to float32,
 so ``w.theta`` and ``w.probabilities`` (computed here with PyTorch whenever the digit or a
 distortion changes) agree with what the page computes, to float32 rounding; with a kernel
-behind it, the page writes its own values back after each change.
+behind it, the page writes its own values back after each change. P's canvas is warped by the
+same homography in both (``static/recipes.js``); TC's clutter is drawn from ``clutter_seed`` by
+the same small generator (:mod:`stn_course.clutter_seed`) and pasted at whole pixels, so Python
+and the page build the same 60 × 60 canvas, pixel for pixel.
 """
 
 from __future__ import annotations
@@ -46,15 +52,24 @@ from ipywidgets.widgets.trait_types import bytes_serialization
 from torch import nn
 
 from .. import invariance
+from ..clutter_seed import MAX_SEED
 from ..localization import RegressionHead
 from ..models import INPUT_SIZE
 from .base import STATIC, bundle_esm, gray_uint8
 
 __all__ = ["InvarianceExplorer", "export_graph"]
 
-#: What the sliders and Python accept: angle in degrees, scale, shift in pixels (± half the canvas).
+#: The recipes whose trained pair the explorer runs, and the controls each one has.
+DISTORTIONS = ("R", "RTS", "P", "TC")
+CONTROLS = {"R": ("angle", "scale", "shift"), "RTS": ("angle", "scale", "shift"),
+            "P": ("scale", "corners"), "TC": ("shift", "clutter", "clutter_seed")}
+#: What the sliders and Python accept: angle in degrees, scale, shift in pixels (± half the canvas;
+#: whole pixels within TC's room of 16), P's corner shifts in pixels, TC's number of clutter pieces.
 ANGLE_RANGE = (-180.0, 180.0)
 SCALE_RANGE = (0.4, 2.0)
+P_SCALE_RANGE = (0.6, 1.2)   # P draws its scale in [0.75, 1]
+CORNER_RANGE = 10.0          # P moves each corner by a normal with a 5 px standard deviation: ±2σ
+CLUTTER_RANGE = (0, 12)      # TC pastes 6 pieces
 MODEL_NAMES = ("st-cnn-aff", "cnn")
 
 
@@ -159,25 +174,34 @@ class InvarianceExplorer(anywidget.AnyWidget):
     """A trained ST-CNN and its CNN baseline, live: distort a digit and compare what they see and say.
 
     Everything is computed in the browser (``static/invariance_explorer.js``), so the widget
-    works in the static book; in a live notebook ``w.angle``, ``w.scale``, ``w.shift``, ``w.digit``
-    set the distortion from Python and ``w.theta`` (2, 3), ``w.probabilities`` (``{name: 10
-    floats}``) read what the models make of it.
+    works in the static book; in a live notebook ``w.angle``, ``w.scale``, ``w.shift``, ``w.corners``,
+    ``w.clutter``, ``w.clutter_seed``, ``w.digit`` set the distortion from Python (each explorer
+    only those of its recipe, :data:`CONTROLS`) and ``w.theta`` (2, 3), ``w.probabilities``
+    (``{name: 10 floats}``) read what the models make of it.
 
     Args:
         digits: the digits to pick from, (K, 1, 28, 28) or (K, 28, 28); uint8, or float in [0, 1].
             Default: the first MNIST test digit of each class.
         labels: their K labels (ints 0–9); required with ``digits``.
-        distortion: whose trained pair and canvas: "RTS" (42 × 42, the default) or "R" (28 × 28).
+        distortion: whose trained pair, canvas and controls: "RTS" (42 × 42, the default), "R"
+            (28 × 28), "P" (28 × 28) or "TC" (60 × 60); fixed for the widget's life.
         models: ``{"st-cnn-aff": ..., "cnn": ...}`` to use instead of the recorded ones.
         angle: degrees in [−180, 180]; positive turns the digit counter-clockwise.
-        scale: the digit's size relative to MNIST's, in [0.4, 2].
-        shift: (x, y) pixels from the canvas centre, each within half the canvas.
+        scale: the digit's size relative to MNIST's, in [0.4, 2] (P: in [0.6, 1.2]).
+        shift: (x, y) pixels from the canvas centre, each within half the canvas (TC: whole
+            pixels in [−16, 16]).
+        corners: P only: (4, 2) pixels by which the frame's corners (top-left, top-right,
+            bottom-right, bottom-left) move, each in [−10, 10]; they must keep it convex.
+        clutter: TC only: how many 6 × 6 pieces of other digits, 0 to 12 (the recipe: 6).
+        clutter_seed: TC only: which clutter (an int in [0, 2³² − 1]); the same seed, the same
+            pieces, in Python and in the page.
         digit: which of ``digits`` to show first (default: the 7 of the test digits, else the first).
         zoom: screen pixels per canvas pixel of the input picture (default: about 210 px across).
 
     Example:
         >>> w = InvarianceExplorer(angle=60)
         >>> w.probabilities["cnn"][w.label], w.probabilities["st-cnn-aff"][w.label]
+        >>> tc = InvarianceExplorer(distortion="TC", shift=(9, -4), clutter_seed=3)
     """
 
     _esm = bundle_esm("invariance_explorer.js")
@@ -188,10 +212,14 @@ class InvarianceExplorer(anywidget.AnyWidget):
     digit = t.Int(0).tag(sync=True)                # index into digits; -1: drawn in the page
     image = t.Bytes(b"").tag(sync=True, **bytes_serialization)  # the digit shown: 28·28 uint8
     size = t.Int(42).tag(sync=True)                # the canvas, S × S
+    distortion = t.Unicode("RTS").tag(sync=True)   # which recipe's controls the page shows
     angle = t.Float(0.0).tag(sync=True)
     scale = t.Float(1.0).tag(sync=True)
     tx = t.Float(0.0).tag(sync=True)
     ty = t.Float(0.0).tag(sync=True)
+    corners = t.List(t.List(t.Float()), default_value=[[0.0, 0.0]] * 4).tag(sync=True)  # P: (4, 2) px
+    clutter = t.Int(6).tag(sync=True)              # TC: pieces of other digits
+    clutter_seed = t.Int(0).tag(sync=True)         # TC: which pieces, where
     zoom = t.Int(5).tag(sync=True)
     weights = t.Bytes(b"").tag(sync=True)          # float16, little-endian, see graph["tensors"]
     graph = t.Dict().tag(sync=True)
@@ -199,11 +227,11 @@ class InvarianceExplorer(anywidget.AnyWidget):
     probabilities = t.Dict().tag(sync=True)
 
     def __init__(self, digits=None, labels=None, *, distortion: str = "RTS", models: dict | None = None,
-                 angle: float = 0.0, scale: float = 1.0, shift=(0.0, 0.0), digit: int | None = None,
-                 zoom: int | None = None, **kwargs) -> None:
+                 angle: float = 0.0, scale: float = 1.0, shift=(0.0, 0.0), corners=None, clutter: int = 6,
+                 clutter_seed: int = 0, digit: int | None = None, zoom: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        if distortion not in invariance.DISTORTIONS:
-            raise ValueError(f"distortion must be one of {list(invariance.DISTORTIONS)}, got {distortion!r}")
+        if distortion not in DISTORTIONS:
+            raise ValueError(f"distortion must be one of {list(DISTORTIONS)}, got {distortion!r}")
         self.distortion = distortion
         if models is None:
             models = {name: invariance.load_trained(name, distortion) for name in MODEL_NAMES}
@@ -219,6 +247,9 @@ class InvarianceExplorer(anywidget.AnyWidget):
             digit = 7 if digit is None else digit  # a 7: a rotation shows on it at once
         digit = 0 if digit is None else digit
         array, labels = self._check_digits(digits, labels)
+        if distortion == "TC" and len(array) < 2:
+            raise ValueError(f"digits must hold at least 2 digits for TC (its clutter is cut from the others), "
+                             f"got {len(array)}")
         shift = self._check_shift(shift)
         if zoom is not None and (not isinstance(zoom, int) or isinstance(zoom, bool) or zoom < 1):
             raise ValueError(f"zoom must be a positive int or None, got {zoom!r}")
@@ -229,6 +260,8 @@ class InvarianceExplorer(anywidget.AnyWidget):
             self.digits, self.labels = array.tobytes(), labels
             self.angle, self.scale = angle, scale
             self.tx, self.ty = shift
+            self.corners = [[0.0, 0.0]] * 4 if corners is None else corners
+            self.clutter, self.clutter_seed = clutter, clutter_seed
             self.digit = digit
             self.image = self.digit_array(digit).tobytes()  # fires _update: θ and probabilities
 
@@ -254,18 +287,85 @@ class InvarianceExplorer(anywidget.AnyWidget):
             raise ValueError(f"shift must be a pair (x, y) of pixels, got {shift!r}")
         return float(shift[0]), float(shift[1])
 
+    def _unused(self, name: str, value, neutral, control: str | None = None):
+        """``value`` when it is ``neutral``; else a ValueError: ``name`` is no control of this recipe."""
+        if value != neutral:
+            users = [d for d, names in CONTROLS.items() if (control or name) in names]
+            users = f"{', '.join(users[:-1])} and {users[-1]}" if len(users) > 1 else users[0]
+            raise ValueError(f"{name} is a control of {users} only; this explorer shows {self.distortion}, "
+                             f"got {name}={value!r}")
+        return value
+
+    @t.validate("distortion")
+    def _valid_distortion(self, proposal) -> str:
+        if self._models and proposal["value"] != self.distortion:
+            raise ValueError(f"distortion is fixed when the explorer is made (its models and canvas), "
+                             f"got {proposal['value']!r}: make a new InvarianceExplorer(distortion=...)")
+        return proposal["value"]
+
     @t.validate("angle")
     def _valid_angle(self, proposal) -> float:
-        return _in_range(proposal["value"], *ANGLE_RANGE, "angle must be degrees in")
+        value = _in_range(proposal["value"], *ANGLE_RANGE, "angle must be degrees in")
+        return value if "angle" in CONTROLS[self.distortion] else self._unused("angle", value, 0.0)
 
     @t.validate("scale")
     def _valid_scale(self, proposal) -> float:
+        if self.distortion == "TC":
+            return self._unused("scale", float(proposal["value"]), 1.0)
+        if self.distortion == "P":
+            value = _in_range(proposal["value"], *P_SCALE_RANGE, "scale must be in")
+            self._check_convex(value, self.corners)
+            return value
         return _in_range(proposal["value"], *SCALE_RANGE, "scale must be in")
 
     @t.validate("tx", "ty")
     def _valid_shift(self, proposal) -> float:
         name = "shift[0] (tx)" if proposal["trait"].name == "tx" else "shift[1] (ty)"
+        if self.distortion == "P":
+            return self._unused(name, float(proposal["value"]), 0.0, "shift")
+        if self.distortion == "TC":
+            value, room = proposal["value"], (self.size - 28) // 2
+            if float(value) != round(float(value)) or not -room <= value <= room:
+                raise ValueError(f"{name} must be whole pixels in [-{room}, {room}] for TC, got {value!r}")
+            return float(value)
         return _in_range(proposal["value"], -self.size / 2, self.size / 2, f"{name} must be pixels in")
+
+    @t.validate("corners")
+    def _valid_corners(self, proposal) -> list[list[float]]:
+        value = proposal["value"]
+        array = np.asarray(value, dtype=float) if isinstance(value, (list, tuple, np.ndarray, torch.Tensor)) else None
+        if array is None or array.shape != (4, 2) or not np.isfinite(array).all():
+            raise ValueError(f"corners must be 4 (x, y) pixel shifts, shape (4, 2), got {value!r}")
+        corners = array.tolist()
+        if self.distortion != "P":
+            return self._unused("corners", corners, [[0.0, 0.0]] * 4)
+        if np.abs(array).max() > CORNER_RANGE:
+            raise ValueError(f"corners must be shifts in [-{CORNER_RANGE:g}, {CORNER_RANGE:g}] pixels, got {corners}")
+        self._check_convex(self.scale, corners)
+        return corners
+
+    def _check_convex(self, scale: float, corners) -> None:
+        if not invariance.is_convex(invariance.corner_positions(scale, corners)):
+            raise ValueError(f"corners must keep P's frame convex, in its order (the recipe redraws a folded "
+                             f"frame); scale={scale:g} with corners={corners} folds it")
+
+    @t.validate("clutter")
+    def _valid_clutter(self, proposal) -> int:
+        value = proposal["value"]
+        if self.distortion != "TC":
+            return self._unused("clutter", value, 6)
+        if not CLUTTER_RANGE[0] <= value <= CLUTTER_RANGE[1]:
+            raise ValueError(f"clutter must be a number of pieces in {list(CLUTTER_RANGE)}, got {value!r}")
+        return value
+
+    @t.validate("clutter_seed")
+    def _valid_clutter_seed(self, proposal) -> int:
+        value = proposal["value"]
+        if self.distortion != "TC":
+            return self._unused("clutter_seed", value, 0)
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(f"clutter_seed must be an int in [0, {MAX_SEED}], got {value!r}")
+        return value
 
     @t.validate("digit")
     def _valid_digit(self, proposal) -> int:
@@ -308,6 +408,13 @@ class InvarianceExplorer(anywidget.AnyWidget):
 
     def distorted(self) -> torch.Tensor:
         """The distorted input both models see: (1, 1, S, S) in [0, 1]."""
+        if self.distortion == "P":
+            return invariance.distort_projective(self.image_tensor(), self.scale, self.corners)
+        if self.distortion == "TC":
+            pool = torch.from_numpy(np.frombuffer(self.digits, dtype=np.uint8).astype(np.float32) / 255.0)
+            return invariance.distort_cluttered(self.image_tensor(), (int(self.tx), int(self.ty)),
+                                                pool=pool.view(-1, 1, 28, 28), own=self.digit,
+                                                seed=self.clutter_seed, pieces=self.clutter)
         return invariance.distort(self.image_tensor(), self.angle, self.scale, self.shift, distortion=self.distortion)
 
     def rectified(self) -> torch.Tensor:
@@ -320,7 +427,7 @@ class InvarianceExplorer(anywidget.AnyWidget):
         if change["new"] >= 0:
             self.image = self.digit_array(change["new"]).tobytes()
 
-    @t.observe("image", "angle", "scale", "tx", "ty")
+    @t.observe("image", "digit", "angle", "scale", "tx", "ty", "corners", "clutter", "clutter_seed")
     def _on_input(self, change) -> None:
         self._update()
 

@@ -1,12 +1,14 @@
-// The invariance explorer: a test digit, rotated, scaled and shifted by sliders (or drawn with
-// a mouse or a finger), and what a trained ST-CNN and a CNN make of it, computed here in the
-// page with the kernels of nn.js: the ST-CNN's θ drawn as its sampling window on the input,
-// the rectified digit its transformer passes on, and both models' class probabilities.
+// The invariance explorer: a test digit (or one drawn with a mouse or a finger) distorted by
+// sliders as one of Table 1's recipes does (R, RTS: rotated, scaled, shifted; P: the frame's
+// corners moved; TC: shifted among seeded clutter), and what a trained ST-CNN and a CNN make of
+// it, computed here in the page with the kernels of nn.js: the ST-CNN's θ drawn as its sampling
+// window on the input, the rectified digit its transformer passes on, and both models' class
+// probabilities.
 import { drawGridOverlay, frameOutline, affineSource, putGray, samplingGrid, toUint8, warpGray } from "./warp.js";
 import { loadTensors, runModel } from "./nn.js";
+import { DIGIT, clutterCanvas, clutterLayout, cornerPositions, isConvex, projectiveCanvas } from "./recipes.js";
 import { element, figure, fixed, saveChanges, sliderRow } from "./ui.js";
 
-const DIGIT = 28; // MNIST's side, in pixels
 const BOX = 20; // MNIST's digits fit a 20 x 20 box, centred by their centre of mass
 const MODELS = [
   { name: "st-cnn-aff", label: "ST-CNN" },
@@ -94,6 +96,61 @@ function stroke(ink, xa, ya, xb, yb, radius = 1.3) {
   }
 }
 
+const CORNER_NAMES = ["top-left", "top-right", "bottom-right", "bottom-left"];
+const px = (digits) => (v) => `${fixed(v, digits)} px`;
+
+/**
+ * The sliders of each recipe (what stn_course.widgets.invariance.CONTROLS names): R and RTS turn,
+ * scale and shift the digit; P scales it and moves the frame's corners (`corner<k>x/y`, pixels);
+ * TC shifts it by whole pixels and sets how many pieces of clutter. `half` is half the canvas.
+ */
+export function sliderSpecs(distortion, half) {
+  if (distortion === "P") {
+    const corners = CORNER_NAMES.flatMap((name, k) => ["x", "y"].map((axis) => ({
+      name: `corner${k}${axis}`, label: `${name} ${axis}`, min: -10, max: 10, step: 0.5, format: px(1),
+    })));
+    return [{ name: "scale", label: "scale", min: 0.6, max: 1.2, step: 0.01 }, ...corners];
+  }
+  if (distortion === "TC") {
+    return [
+      { name: "tx", label: "shift x", min: -16, max: 16, step: 1, format: px(0) },
+      { name: "ty", label: "shift y", min: -16, max: 16, step: 1, format: px(0) },
+      { name: "clutter", label: "clutter pieces", min: 0, max: 12, step: 1, format: (v) => fixed(v, 0) },
+    ];
+  }
+  return [
+    { name: "angle", label: "rotation", min: -180, max: 180, step: 1, format: (v) => `${fixed(v, 0)}°` },
+    { name: "scale", label: "scale", min: 0.4, max: 2, step: 0.01 },
+    { name: "tx", label: "shift x", min: -half, max: half, step: 0.5, format: px(1) },
+    { name: "ty", label: "shift y", min: -half, max: half, step: 0.5, format: px(1) },
+  ];
+}
+
+/** The slider values of a model's traits (corners split into corner<k>x/y). */
+function valuesFrom(model) {
+  const corners = model.get("corners") || [[0, 0], [0, 0], [0, 0], [0, 0]];
+  const values = Object.fromEntries(["angle", "scale", "tx", "ty", "clutter"].map((k) => [k, model.get(k)]));
+  corners.forEach(([x, y], k) => Object.assign(values, { [`corner${k}x`]: x, [`corner${k}y`]: y }));
+  return values;
+}
+
+/** P's corner shifts [[x, y] × 4] from the slider values. */
+const cornerShifts = (values) => [0, 1, 2, 3].map((k) => [values[`corner${k}x`], values[`corner${k}y`]]);
+
+/**
+ * The canvas both networks see for `distortion` (Float32Array, size x size, in [0, 1]):
+ * `values` are the sliders', `pool` the picker's digits (TC's clutter), `own` the digit's index
+ * among them (-1: drawn) and `seed` TC's clutter seed.
+ */
+export function distortedCanvas(distortion, image, values, size, { pool = null, own = -1, seed = 0 } = {}) {
+  if (distortion === "P") return projectiveCanvas(image, values.scale, cornerShifts(values));
+  if (distortion === "TC") {
+    const layout = clutterLayout(seed, values.clutter, pool.length / (DIGIT * DIGIT), own, { out: size });
+    return clutterCanvas(image, values.tx, values.ty, pool, layout, { out: size });
+  }
+  return distortDigit(image, values.angle, values.scale, values.tx, values.ty, size);
+}
+
 function probabilityTable() {
   const table = element("div", "stn-inv-probs");
   const head = element("div", "stn-inv-row stn-inv-head");
@@ -168,31 +225,47 @@ function render({ model, el }) {
   padBox.append(pad, padSide);
   digitsBox.append(picker, padBox);
 
-  const half = size() / 2;
-  const specs = [
-    { name: "angle", label: "rotation", min: -180, max: 180, step: 1, format: (v) => `${fixed(v, 0)}°` },
-    { name: "scale", label: "scale", min: 0.4, max: 2, step: 0.01 },
-    { name: "tx", label: "shift x", min: -half, max: half, step: 0.5, format: (v) => `${fixed(v, 1)} px` },
-    { name: "ty", label: "shift y", min: -half, max: half, step: 0.5, format: (v) => `${fixed(v, 1)} px` },
-  ];
+  const distortion = model.get("distortion") || "RTS";
+  root.classList.add(`stn-inv-${distortion.toLowerCase()}`);
+  const specs = sliderSpecs(distortion, size() / 2);
+  const values = valuesFrom(model);
+  let seed = model.get("clutter_seed") || 0;
   const sliders = specs.map((spec) => sliderRow({
-    ...spec, value: model.get(spec.name),
+    ...spec, value: values[spec.name],
     onInput: (v) => {
+      const before = values[spec.name];
       values[spec.name] = v;
+      if (distortion === "P" && !isConvex(cornerPositions(values.scale, cornerShifts(values)))) {
+        values[spec.name] = before; // P never folds its frame: the slider stops where it would
+        sliders.find((s) => s.input.dataset.param === spec.name).set(before);
+        return;
+      }
       schedule();
     },
   }));
-  const values = Object.fromEntries(specs.map((s) => [s.name, model.get(s.name)]));
   const distortBox = element("fieldset", "stn-sliders stn-inv-distort");
-  distortBox.append(element("legend", "", "distort it"), ...sliders.map((s) => s.row));
+  const legends = { P: "move the frame's corners (P)", TC: "shift it among clutter (TC)" };
+  distortBox.append(element("legend", "", legends[distortion] || "distort it"), ...sliders.map((s) => s.row));
+  const buttons = element("div", "stn-inv-buttons");
   const reset = element("button", "stn-reset", "undo the distortion");
   reset.type = "button";
   reset.addEventListener("click", () => {
-    Object.assign(values, { angle: 0, scale: 1, tx: 0, ty: 0 });
+    Object.assign(values, { angle: 0, scale: 1, tx: 0, ty: 0, clutter: 0 });
+    for (let k = 0; k < 4; k++) Object.assign(values, { [`corner${k}x`]: 0, [`corner${k}y`]: 0 });
     sliders.forEach((s, k) => s.set(values[specs[k].name]));
     schedule();
   });
-  distortBox.append(reset);
+  buttons.append(reset);
+  if (distortion === "TC") {
+    const again = element("button", "stn-reset stn-inv-new-clutter", "new clutter");
+    again.type = "button";
+    again.addEventListener("click", () => {
+      seed = (seed + 1) % 4294967296;
+      schedule();
+    });
+    buttons.append(again);
+  }
+  distortBox.append(buttons);
   root.append(figures, table, distortBox, digitsBox);
   el.append(root);
 
@@ -272,7 +345,7 @@ function render({ model, el }) {
     pendingSince = null;
     stn.pending = false;
     const S = size();
-    const canvas = distortDigit(image, values.angle, values.scale, values.tx, values.ty, S);
+    const canvas = distortedCanvas(distortion, image, values, S, { pool: toUint8(model.get("digits")), own: current, seed });
     const results = Object.fromEntries(MODELS.map((m) => [m.name, runModel(graph.models[m.name], canvas, S, S, tensors)]));
     const st = results["st-cnn-aff"];
     const theta = st.theta;
@@ -282,6 +355,7 @@ function render({ model, el }) {
     Object.assign(stn, {
       theta, probabilities, canvas: Array.from(canvas), rectified: Array.from(st.rectified.data),
       window: frameOutline(affineSource(theta), 1).slice(0, 4), updates, latency: performance.now() - since,
+      distortion, seed,
     });
     root.dataset.theta = JSON.stringify(theta);
     publish(theta, probabilities);
@@ -318,7 +392,9 @@ function render({ model, el }) {
   function publish(theta, probabilities) {
     writing = true;
     try {
-      for (const name of ["angle", "scale", "tx", "ty"]) model.set(name, values[name]);
+      for (const spec of specs) if (!spec.name.startsWith("corner")) model.set(spec.name, values[spec.name]);
+      if (distortion === "P") model.set("corners", cornerShifts(values));
+      if (distortion === "TC") model.set("clutter_seed", seed);
       model.set("digit", current);
       if (current === -1) model.set("image", new DataView(image.buffer, image.byteOffset, image.byteLength));
       model.set("theta", theta);
@@ -330,10 +406,9 @@ function render({ model, el }) {
   }
   const fromKernel = () => {
     if (writing) return;
-    specs.forEach((spec, k) => {
-      values[spec.name] = model.get(spec.name);
-      sliders[k].set(values[spec.name]);
-    });
+    Object.assign(values, valuesFrom(model));
+    specs.forEach((spec, k) => sliders[k].set(values[spec.name]));
+    seed = model.get("clutter_seed") || 0;
     current = model.get("digit");
     image = Uint8Array.from(toUint8(model.get("image")));
     schedule();
@@ -343,7 +418,8 @@ function render({ model, el }) {
     loadWeights();
     schedule();
   };
-  const events = ["change:angle", "change:scale", "change:tx", "change:ty", "change:digit", "change:image"];
+  const events = ["change:angle", "change:scale", "change:tx", "change:ty", "change:digit", "change:image",
+    "change:corners", "change:clutter", "change:clutter_seed"];
   events.forEach((e) => model.on(e, fromKernel));
   model.on("change:weights", newWeights);
   model.on("change:graph", newWeights);
