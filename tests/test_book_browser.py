@@ -599,3 +599,35 @@ def test_invariance_explorer_runs_the_trained_models_in_the_static_book(browser,
             assert torch.allclose(torch.tensor(after["theta"]), theta[0], atol=1e-4)
     errors = [line for line in browser.console if line.startswith("exception")]
     assert not errors, f"{page}: JavaScript errors: {errors}"
+
+
+#: Chapter 8's explorers: the slider each test moves, by how much, and the canvas side.
+RECIPE_EXPLORERS = {"P": ("corner0x", 6, 28), "TC": ("tx", 9, 60)}
+
+
+def test_the_p_and_tc_explorers_run_their_trained_models_in_the_static_book(browser, server):
+    """Chapter 8 holds an explorer per recipe (P, TC); each answers a move of its own slider with
+    the θ and probabilities PyTorch computes on the same canvas with that recipe's weights."""
+    from stn_course import invariance
+
+    page = "book/08_distorted_mnist"
+    assert page in PAGES
+    _open(browser, f"{server}/{page}.html")
+    for distortion, (param, move, side) in RECIPE_EXPLORERS.items():
+        root = f"document.querySelector('.stn-inv-{distortion.lower()}')"
+        state = INVARIANCE_STATE.replace('".stn-invariance-explorer"', f'".stn-inv-{distortion.lower()}"')
+        browser.wait_for(f"{root} && {root}.stn && {root}.stn.updates >= 1", timeout=60)
+        before = browser.evaluate(state)
+        browser.evaluate(f"""(() => {{ const i = {root}.querySelector('input[data-param="{param}"]');
+          i.value = String(Number(i.value) + {move}); i.dispatchEvent(new Event("input", {{ bubbles: true }})); }})()""")
+        browser.wait_for(f"{root}.stn.updates > {before['updates']} && !{root}.stn.pending", timeout=30)
+        after = browser.evaluate(state)
+        assert after["theta"] != before["theta"], distortion
+        canvas = torch.tensor(after["canvas"], dtype=torch.float32).view(1, 1, side, side)
+        for name in ("st-cnn-aff", "cnn"):
+            p, theta = invariance.predict(invariance.load_trained(name, distortion), canvas)
+            assert float((torch.tensor(after["probabilities"][name]) - p[0]).abs().max()) <= 1e-3, (distortion, name)
+            if theta is not None:
+                assert torch.allclose(torch.tensor(after["theta"]), theta[0], atol=1e-4), distortion
+    errors = [line for line in browser.console if line.startswith("exception")]
+    assert not errors, f"{page}: JavaScript errors: {errors}"
