@@ -274,3 +274,10 @@ def test_tracking_reading_says_what_each_window_follows():
             "but not its height (0.10).") in text
     assert "ST-CNN Multi's window follows none of the number's centre x (0.10), centre y (-0.20), width (0.05), height (0.00)." in text
     assert "old: every number sits at the same place and size in these crops" in text
+
+
+def test_with_weights_keeps_the_records_whose_weights_file_is_there(tmp_path):
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "a.pt").write_bytes(b"")
+    records = [{"run_id": "a", "weights": "weights/a.pt"}, {"run_id": "b", "weights": "weights/b.pt"}, {"run_id": "c"}]
+    assert [r["run_id"] for r in table2.with_weights(records, tmp_path)] == ["a"]

@@ -372,6 +372,13 @@ def errors_by_length(model: torch.nn.Module, images: torch.Tensor, labels: torch
             for k in range(1, svhn.MAX_DIGITS + 1) if (lengths == k).any()}
 
 
+def with_weights(records: Iterable[Mapping[str, Any]], out_dir: Path | None = None) -> list[Mapping[str, Any]]:
+    """The records whose saved weights are in ``out_dir`` (default :data:`OUT_DIR`): the
+    repository keeps the weights the book loads (one seed per cell), not every seed's."""
+    folder = Path(out_dir) if out_dir is not None else OUT_DIR
+    return [r for r in records if r.get("weights") and (folder / r["weights"]).is_file()]
+
+
 def load_model(record: Mapping[str, Any], out_dir: Path | None = None) -> torch.nn.Module:
     """The model of a run record, with its saved weights, in evaluation mode (on the CPU).
 
