@@ -278,7 +278,7 @@ NUMBER_LINES = r"""
       while (k > 0 && pieces[k][1] > at) k--;
       return [pieces[k][0], at - pieces[k][1]];
     };
-    for (const m of text.matchAll(/\S+(?:\s+±\s*\S*\d\S*)?/g)) {
+    for (const m of text.matchAll(/\S*\d\S*(?:\s+±\s*\S*\d\S*)?|\S+/g)) {
       if (!/\d/.test(m[0])) continue;
       const range = document.createRange();
       range.setStart(...locate(m.index));
