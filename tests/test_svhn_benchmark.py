@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from stn_course import benchmark
+from stn_course import benchmark, svhn
 from stn_course.svhn import models as svhn_models
 from stn_course.svhn import table2
 
@@ -72,7 +72,6 @@ def test_without_prepared_svhn_it_refuses_and_names_synthetic(tmp_path, monkeypa
 
 def test_prepared_svhn_is_used_and_labelled_as_such(tmp_path, monkeypatch, capsys):
     """The real-data path, on an archive in SVHN's format (synthetic photos) prepared like SVHN."""
-    from stn_course import svhn
 
     root = tmp_path / "SVHN"
     for split, n in (("train", 40), ("test", 16)):
@@ -227,7 +226,6 @@ def test_a_record_rebuilds_its_own_architecture_after_the_defaults_change(tmp_pa
 
 
 def test_number_boxes_lie_where_the_crop_shows_the_number():
-    from stn_course import svhn
 
     # a centred loose crop holds the number in its middle 1 / (1.3 × 2) of each side
     boxes = svhn.number_boxes(20, seed=2, train=False, loose=True, placement="centred")
@@ -274,6 +272,31 @@ def test_tracking_reading_says_what_each_window_follows():
             "but not its height (0.10).") in text
     assert "ST-CNN Multi's window follows none of the number's centre x (0.10), centre y (-0.20), width (0.05), height (0.00)." in text
     assert "old: every number sits at the same place and size in these crops" in text
+
+
+def test_width_by_length_reads_the_mean_width_of_each_length_and_their_correlation():
+    B = svhn.BLANK
+    labels = torch.tensor([[1, B, B, B, B], [2, 3, B, B, B], [4, 5, 6, B, B], [7, B, B, B, B]])
+    half = torch.tensor([0.2, 0.4, 0.6, 0.4]) / 2     # half-widths in normalised coordinates (width 2)
+    boxes = torch.stack([-half * 2, -half, half * 2, half], 1)   # widths 0.4, 0.8, 1.2, 0.8 → shares 0.2, 0.4, 0.6, 0.4
+    means, corr = table2.width_by_length(boxes, labels)
+    assert means == pytest.approx({1: 0.3, 2: 0.4, 3: 0.6})
+    # by hand: lengths (1, 2, 3, 1), shares (0.2, 0.4, 0.6, 0.4): deviations (-0.75, 0.25, 1.25, -0.75), (-0.2, 0, 0.2, 0)
+    assert corr == pytest.approx(0.4 / math.sqrt(2.75 * 0.08))
+    with pytest.raises(ValueError, match="labels must have shape"):
+        table2.width_by_length(boxes, labels[:2])
+
+
+def test_the_goodfellow_window_leaves_a_loose_number_no_wider_for_being_longer():
+    # the crop grows the number's box by one factor in x and y and resizes it to a square:
+    # a five-digit number fills about as much of the crop's width as a one-digit one
+    boxes = svhn.number_boxes(300, seed=0, train=False, loose=True)
+    _, labels = svhn.synthetic_house_numbers(300, seed=0, train=False, size=16, loose=True)
+    means, corr = table2.width_by_length(boxes, labels)
+    assert abs(corr) < 0.3, (means, corr)
+    text = table2.length_reading(means, corr)
+    assert text.startswith("A number's length hardly changes its width in these crops")
+    assert table2.length_reading({1: 0.2, 5: 0.8}, 0.9).startswith("A longer number is wider in these crops")
 
 
 def test_with_weights_keeps_the_records_whose_weights_file_is_there(tmp_path):
