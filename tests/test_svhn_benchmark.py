@@ -188,9 +188,28 @@ def test_without_a_gpu_the_cpu_sized_width_and_side_are_chosen_and_said(tmp_path
     assert (r["arch"], r["image_pixels"], r["crop_pixels"]) == ("small", table2.CPU_SIDE, 40)
     assert r["loose_placement"] == "clipped" and table2.placement_of(r) == "clipped"
     assert "| model | 128px clipped |" in (out / "table2.md").read_text()   # the column names the framing
+    assert "window_tracking" not in r   # a CNN has no window
     assert benchmark.main(args + ["--seed-list", "2"]) == 0   # an explicit seed, beside the first
     assert sorted(p.name for p in out.glob("*.json")) == [f"synthetic_cnn_128px@{table2.CPU_SIDE}+clipped_small_quick2_seed{s}.json"
                                                           for s in (0, 2)]
+
+
+def test_a_clipped_loose_run_records_how_its_window_follows_the_numbers(tmp_path):
+    out = tmp_path / "t2"
+    args = ["table2", "--synthetic", "--schedule", "quick", "--steps", "2", "--n-synthetic", "32", "16", "16",
+            "--sizes", "128px", "--models", "st-single", "--no-progress", "--threads", "1", "--device", "cpu",
+            "--out", str(out)]
+    assert benchmark.main(args) == 0
+    r = json.loads(next(out.glob("*.json")).read_text())
+    tracking = r["window_tracking"]
+    assert tracking["n"] == table2.TRACKING_NUMBERS and set(table2.TRACKED) <= set(tracking)
+    # recomputed from the trained weights, the same numbers
+    model = table2.build_svhn_model("st-single", r["crop_pixels"], r["arch_settings"])
+    torch.manual_seed(0)
+    untrained = table2.record_tracking(model, r, 50)
+    # an untrained transformer is the identity for every crop: a window of the whole crop that follows nothing
+    assert untrained["window width"] == pytest.approx(1) and untrained["window height"] == pytest.approx(1)
+    assert all(math.isnan(untrained[k]) for k in table2.TRACKED)
 
 
 def test_errors_by_length_counts_each_length_separately():

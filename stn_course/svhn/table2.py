@@ -41,7 +41,8 @@ import torch
 
 from .. import benchmark, svhn, training
 from .._checks import check_choice, check_shape, check_tensor
-from .models import KINDS, SCHEDULES, TITLES, SVHNSchedule, build_svhn_model, predict, sequence_loss, sequence_wrong
+from .models import (KINDS, SCHEDULES, TITLES, SVHNSchedule, build_svhn_model, compose_thetas, last_thetas, predict,
+                     sequence_loss, sequence_wrong)
 
 OUT_DIR = benchmark.RESULTS_DIR / "table2"
 SIZES = ("64px", "128px")
@@ -189,6 +190,8 @@ def run_table2_cell(source: str, kind: str, size: str, seed: int, schedule: SVHN
         "resumed_from": history.resumed_from, **benchmark.provenance(device, command),
         **benchmark.health_fields(model, test[0], rid), "curves": benchmark.curves(history),
     }
+    if framed == "clipped" and model.transformers:
+        record["window_tracking"] = record_tracking(model, record)
     if save_weights:
         record["weights"] = benchmark.save_weights_half(model, out_dir, rid)
     benchmark.write_json(path, record)
@@ -429,6 +432,8 @@ def test_number_boxes(record: Mapping[str, Any], n: int) -> torch.Tensor:
     return torch.from_numpy(2 * pixels / crop - 1).float()
 
 
+#: How many test numbers a clipped loose run's window tracking is measured on (:func:`record_tracking`).
+TRACKING_NUMBERS = 500
 #: What :func:`window_tracking` compares: a window's property and the number's.
 TRACKED = ("centre x", "centre y", "width", "height")
 
@@ -482,6 +487,28 @@ def length_reading(means: Mapping[int, float], corr: float) -> str:
                 "wider. What a window can follow here is where the cut left the number and how large, not its length.")
     return (f"A longer number is {'wider' if corr > 0 else 'narrower'} in these crops (mean width, as a share of "
             f"the crop, {spread}; correlation {corr:.2f}), so a window that frames the number must follow its length.")
+
+
+@torch.no_grad()
+def windows_of(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Where a model's transformers look, all of them together: images (N, 3, S, S) → the
+    composed θ (N, 2, 3) of the whole chain (:func:`~stn_course.svhn.models.compose_thetas`)."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    model(images.to(device))
+    model.train(was)
+    return compose_thetas([t.cpu() for t in last_thetas(model)])
+
+
+def record_tracking(model: torch.nn.Module, record: Mapping[str, Any], n: int = TRACKING_NUMBERS) -> dict[str, Any]:
+    """How a trained model's window follows the number over the first ``n`` test crops of
+    ``record`` (:func:`window_tracking`), with the window's mean width and height, for its record."""
+    images, _ = test_numbers(record, n)
+    windows = windows_of(model, images)
+    return {"n": n, **window_tracking(windows, test_number_boxes(record, n)),
+            "window width": float(windows[:, :, 0].norm(dim=1).mean()),
+            "window height": float(windows[:, :, 1].norm(dim=1).mean())}
 
 
 def tracking_reading(follows: Mapping[str, Mapping[str, float]]) -> str:
