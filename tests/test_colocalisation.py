@@ -340,3 +340,57 @@ def test_chapter_checks_accept_the_package_and_refuse_wrong_answers():
     with pytest.raises(ExerciseFailed, match="values differ"):  # the crop's half side taken as its side
         ch11.check_crop_box(lambda p, size: C.attention_box(p * torch.tensor([0.5, 1.0, 1.0]), size))
     assert ch11.check_crop_box(lambda p, size: (_ for _ in ()).throw(NotImplementedError)) is False
+
+
+# ---- what the loss prefers: boxes set by hand (colocalisation.landscape) ----
+
+def test_box_params_inverts_attention_box():
+    from stn_course.colocalisation import landscape
+
+    params = torch.tensor([[1 / 3, 0.2, -0.5], [1.0, 0.0, 0.0], [0.05, 0.9, 0.9]])
+    boxes = C.attention_box(params, (84, 84))
+    torch.testing.assert_close(landscape.box_params(boxes, 84), params)
+
+
+def test_the_largest_empty_corner_square_misses_the_digit_and_is_the_largest():
+    from stn_course.colocalisation import landscape
+
+    # a digit at x 10..38, y 50..78 of an 84-pixel image; room by corner (the larger gap of the two sides):
+    # top-left max(10, 50) = 50, top-right max(46, 50) = 50, bottom-left max(10, 6) = 10, bottom-right 46
+    true = torch.tensor([[10.0, 50.0, 38.0, 78.0], [60.0, 0.0, 84.0, 24.0]])
+    got = landscape.empty_corner_boxes(true, 84)
+    torch.testing.assert_close(got[0], torch.tensor([0.0, 0.0, 50.0, 50.0]))   # the first of the two largest
+    # a digit in the top-right corner: top-left 60, top-right 0, bottom-left 60, bottom-right 60 → top-left, side 60
+    torch.testing.assert_close(got[1], torch.tensor([0.0, 0.0, 60.0, 60.0]))
+    assert float(C.box_iou(got, true).max()) == 0.0
+    # a digit in the top-left corner: top-left 2, top-right 54 (right of it), bottom-left 54, bottom-right 54
+    got = landscape.empty_corner_boxes(torch.tensor([[2.0, 2.0, 30.0, 30.0], [2.0, 40.0, 30.0, 68.0]]), 84)
+    torch.testing.assert_close(got[0], torch.tensor([30.0, 0.0, 84.0, 54.0]))
+    # one low on the left: top-left 40, top-right 54, bottom-left 16, bottom-right 54 → top-right, side 54
+    torch.testing.assert_close(got[1], torch.tensor([30.0, 0.0, 84.0, 54.0]))
+    assert float(C.box_iou(got, torch.tensor([[2.0, 2.0, 30.0, 30.0], [2.0, 40.0, 30.0, 68.0]])).max()) == 0.0
+
+
+def test_loss_at_hand_set_boxes_is_the_training_loss_of_those_crops():
+    from stn_course.colocalisation import landscape
+
+    torch.manual_seed(0)
+    encoder = C.Encoder().eval()
+    images, true = data.colocalisation_split("translated", "test", 3, size=12)
+    boxes = landscape.hand_set_boxes(true, 84)
+    assert list(boxes)[:2] == ["the digit's frame", "a point in the top-right corner (the collapse)"]
+    # all crops alike (the whole image of every image is not alike; a point in an empty corner is): together = 0
+    point = landscape.loss_at(encoder, images, boxes["a point in the top-right corner (the collapse)"], draws=2)
+    assert point["together"] == pytest.approx(0.0, abs=1e-9)
+    # by hand, for the digit's frame: crops, then the same random negatives the function draws
+    got = landscape.loss_at(encoder, images, true, draws=1, seed=5)
+    params = landscape.box_params(true, 84)
+    st = C.CoLocaliser(encoder).transformer
+    with torch.no_grad():
+        e = encoder.embed(st(images, params))
+        torch.manual_seed(5)
+        r = encoder.embed(st(images, C.random_crop_params(params[:, 0])))
+    assert got["loss"] == pytest.approx(float(C.triplet_hinge_loss(e, r, 1.0)), rel=1e-5)
+    assert got["apart"] == pytest.approx(float((e - r).pow(2).sum(1).mean()), rel=1e-5)
+    with pytest.raises(ValueError, match="boxes must have shape"):
+        landscape.loss_at(encoder, images, true[:3])

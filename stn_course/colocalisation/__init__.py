@@ -8,7 +8,7 @@ should embed closer to each other than a crop does to a random crop of its own i
 One module per part: ``boxes`` (crop boxes from θ, intersection over union, the IoU ≥ 0.5
 score), ``loss`` (the hinge loss), ``regression`` (the paper's kind of localisation net, a
 randomly initialised box regressor), ``model`` (the encoder, the pointing localisation net and
-the co-localiser). The data
+the co-localiser), ``landscape`` (the loss at boxes set by hand: what the loss prefers). The data
 are :func:`stn_course.data.colocalisation_split`; the benchmark is
 ``python -m stn_course.benchmark coloc``.
 """

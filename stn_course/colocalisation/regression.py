@@ -5,8 +5,9 @@ translation) predicted by a localisation net, with nothing that points it at the
 :class:`BoxRegression` is :class:`~stn_course.localization.CNNLocalization` (Table 1's net) on
 a 2× max-pooled copy of the image, with two changes:
 
-- its regression layer is randomly initialised instead of starting at the identity, so
-  every image gets a different box from the first step and none of them is aimed at ink;
+- its regression layer is randomly initialised instead of starting at the identity, so no
+  box is aimed at ink (on images that are mostly empty background, the first boxes of
+  different images are nearly the same: the features hardly differ);
 - its three outputs ``z`` are bounded so that the crop is a square inside the image, of any
   size: ``s = σ(z_s)`` in (0, 1) of the image's side, and ``t = (1 − s) · tanh(z_t)``, which
   keeps ``[t − s, t + s]`` inside [−1, 1].
