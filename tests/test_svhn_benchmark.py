@@ -209,7 +209,7 @@ def test_a_clipped_loose_run_records_how_its_window_follows_the_numbers(tmp_path
     untrained = table2.record_tracking(model, r, 50)
     # an untrained transformer is the identity for every crop: a window of the whole crop that follows nothing
     assert untrained["window width"] == pytest.approx(1) and untrained["window height"] == pytest.approx(1)
-    assert all(math.isnan(untrained[k]) for k in table2.TRACKED)
+    assert all(math.isnan(untrained[k]) for k in table2.TRACKED) and untrained["window moves"] is False
 
 
 def test_errors_by_length_counts_each_length_separately():
@@ -291,6 +291,10 @@ def test_tracking_reading_says_what_each_window_follows():
             "but not its height (0.10).") in text
     assert "ST-CNN Multi's window follows none of the number's centre x (0.10), centre y (-0.20), width (0.05), height (0.00)." in text
     assert "old: every number sits at the same place and size in these crops" in text
+    # a window that never moves follows nothing, whatever the numbers do; keys beyond TRACKED are not read
+    dead = {"n": 500, "centre x": nan, "centre y": nan, "width": nan, "height": nan, "window moves": False,
+            "window width": 1.0}
+    assert table2.tracking_reading({"dead": dead}) == "dead's window is the same for every crop: it follows nothing."
 
 
 def test_width_by_length_reads_the_mean_width_of_each_length_and_their_correlation():

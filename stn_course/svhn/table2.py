@@ -507,19 +507,24 @@ def record_tracking(model: torch.nn.Module, record: Mapping[str, Any], n: int = 
     images, _ = test_numbers(record, n)
     windows = windows_of(model, images)
     return {"n": n, **window_tracking(windows, test_number_boxes(record, n)),
+            "window moves": bool(windows.std(0).max() > 1e-6),
             "window width": float(windows[:, :, 0].norm(dim=1).mean()),
             "window height": float(windows[:, :, 1].norm(dim=1).mean())}
 
 
-def tracking_reading(follows: Mapping[str, Mapping[str, float]]) -> str:
+def tracking_reading(follows: Mapping[str, Mapping[str, Any]]) -> str:
     """Sentences for :func:`window_tracking`'s correlations, one model's (name → correlations)
     at a time: what its window follows (correlation ≥ 0.5), follows weakly (0.2 to 0.5) and
-    does not follow; nan everywhere means the numbers never moved, so there was nothing to follow."""
+    does not follow. Only the keys of :data:`TRACKED` are read, and ``"window moves"`` where
+    given: nan everywhere means the window never moved (``"window moves"`` false), else that the
+    numbers never did, so there was nothing to follow."""
     out = []
-    for name, corr in follows.items():
+    for name, found in follows.items():
+        corr = {k: found[k] for k in TRACKED if k in found}
         if all(math.isnan(v) for v in corr.values()):
-            out.append(f"{name}: every number sits at the same place and size in these crops, so there is "
-                       "nothing for a window to follow.")
+            out.append(f"{name}'s window is the same for every crop: it follows nothing." if not found.get("window moves", True)
+                       else f"{name}: every number sits at the same place and size in these crops, so there is "
+                            "nothing for a window to follow.")
             continue
         groups = {how: [f"{k} ({v:.2f})" for k, v in corr.items() if not math.isnan(v) and test(v)]
                   for how, test in (("follows", lambda v: v >= 0.5), ("weakly", lambda v: 0.2 <= v < 0.5),
