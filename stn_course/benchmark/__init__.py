@@ -10,6 +10,7 @@ Usage::
     python -m stn_course.benchmark table1 --report            # only rebuild the tables
     python -m stn_course.benchmark addition                   # MNIST addition: FCN, CNN, ST-CNN, 2×ST-CNN
     python -m stn_course.benchmark coloc                      # co-localisation, every digit, both variants
+    python -m stn_course.benchmark pose3d --save-weights      # the 3D transformer: front-view loss, classifier, no ST
 
 Each run (model × distortion × seed) writes one JSON file to ``results/table1/`` with its
 provenance (command, git commit, device, torch version, seed, schedule, steps, wall time,
@@ -21,8 +22,8 @@ an interruption finishes the grid without losing work.
 One module per part: ``provenance`` (where and how a result was produced), ``records`` (run
 records on disk and their aggregation), ``report`` (HTML tables and
 footnotes for the book), ``comparison`` (Table 1's comparisons with their noise, in sentences), ``schedules`` (how a model trains), ``table1`` (the
-MNIST grid), ``addition`` and ``colocalisation`` (the appendix's MNIST addition and
-co-localisation) and ``cli`` (the subcommand registry). Other tables plug in through
+MNIST grid), ``addition``, ``colocalisation`` and ``pose3d`` (the appendix's MNIST addition,
+co-localisation and 3D transformer) and ``cli`` (the subcommand registry). Other tables plug in through
 :func:`register` (``EXTERNAL_SUBCOMMANDS``: Table 2 lives in :mod:`stn_course.svhn.table2`) and
 reuse the same provenance and records.
 """
@@ -37,7 +38,7 @@ from .report import Footnotes, HTMLTable, best_groups, health_reading, health_ta
 from .schedules import ABLATION, ABLATION_CHANGES, SCHEDULES, Schedule, precision_name
 from .table1 import (DATA_SEED, PAPER_TABLE1, SUN_LIN_TABLE1, best_cells, how_obtained, images_seen, is_full_length,
                      is_gpu, run_cells, run_table1_cell, table1_data, write_table1)
-from . import addition, checkup, colocalisation  # noqa: E402  (they register their subcommands)
+from . import addition, checkup, colocalisation, pose3d  # noqa: E402  (they register their subcommands)
 
 __all__ = [
     "main", "register", "positive_int", "SUBCOMMANDS", "EXTERNAL_SUBCOMMANDS",
