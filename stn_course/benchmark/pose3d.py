@@ -408,7 +408,7 @@ def _cell(rs: Sequence[Mapping[str, Any]], key: str, digits: int = 1) -> str:
 def pose_table(runs: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one schedule's table: a row per variant, each cell a mean ± std over seeds
     ("before → after" for the probe's measures: as posed, and after the transformer)."""
-    header = ["variant", "test error (%)", "mean view angle (°)", "median view angle (°)", r"mean \|roll\| (°)",
+    header = ["variant", "test error (%)", "mean view angle (°)", "median view angle (°)", "mean |roll| (°)",
               "front-view MSE", "seeds"]
     rows = []
     for variant in VARIANTS:
@@ -461,6 +461,7 @@ def write_pose_table(out_dir: Path) -> tuple[Path, Path] | None:
         rs = [r for r in runs if r["schedule"] == sched]
         devices = "; ".join(sorted({r["device_name"] for r in rs}))
         header, table_rows = pose_table(rs)
+        header = [h.replace("|", "\\|") for h in header]   # a pipe in a markdown cell ends the cell
         parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']} volumes; {devices})",
                   "", "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
         parts += ["| " + " | ".join(row) + " |" for row in table_rows]
