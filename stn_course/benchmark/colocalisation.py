@@ -33,7 +33,7 @@ from . import table1
 from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, format_cell, health_fields, load_runs, mean_std,
-                      run_id, write_csv, write_json)
+                      pipe_table, run_id, write_csv, write_json)
 
 OUT_DIR = RESULTS_DIR / "colocalisation"
 DATA_SEED = 0
@@ -311,12 +311,10 @@ def write_coloc_table(out_dir: Path) -> tuple[Path, Path] | None:
         for setting in sorted({r["setting"] for r in runs if r["schedule"] == sched},
                               key=lambda t: (coloc.LOCALISERS.index(t.split(",")[0]), t)):
             rs = [r for r in runs if r["schedule"] == sched and r["setting"] == setting]
-            header, rows = localised_table(rs, baseline)
             seeds = sorted({r["seed"] for r in rs})
             parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']}), localiser "
                           f"{setting}, seeds {', '.join(map(str, seeds))}", "",
-                      "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
-            parts += ["| " + " | ".join(row) + " |" for row in rows]
+                      *pipe_table(*localised_table(rs, baseline))]
     md_path = out_dir / "colocalisation.md"
     md_path.write_text("\n".join(parts) + "\n")
     return md_path, csv_path

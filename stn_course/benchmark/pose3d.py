@@ -52,7 +52,7 @@ from . import table1
 from .cli import add_training_options, chosen_schedule, positive_int, records_folder, register, report_only
 from .provenance import provenance, utc_now
 from .records import (RESULTS_DIR, aggregate, checkpoint_path, curves, format_cell, health_fields, load_runs,
-                      mean_std, run_id, save_weights_half, write_csv, write_json)
+                      mean_std, pipe_table, run_id, save_weights_half, write_csv, write_json)
 from .schedules import precision_name
 
 OUT_DIR = RESULTS_DIR / "pose3d"
@@ -460,16 +460,12 @@ def write_pose_table(out_dir: Path) -> tuple[Path, Path] | None:
     for sched in sorted({r["schedule"] for r in runs}):
         rs = [r for r in runs if r["schedule"] == sched]
         devices = "; ".join(sorted({r["device_name"] for r in rs}))
-        header, table_rows = pose_table(rs)
-        header = [h.replace("|", "\\|") for h in header]   # a pipe in a markdown cell ends the cell
         parts += ["", f"## Schedule `{sched}` ({rs[0]['steps']} steps of {rs[0]['batch_size']} volumes; {devices})",
-                  "", "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
-        parts += ["| " + " | ".join(row) + " |" for row in table_rows]
+                  "", *pipe_table(*pose_table(rs))]
         header, table_rows = bin_table(rs)
         if table_rows:
             parts += ["", "Test error (%) by the view angle of the test digit's pose:", "",
-                      "| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
-            parts += ["| " + " | ".join(row) + " |" for row in table_rows]
+                      *pipe_table(header, table_rows)]
     md_path = out_dir / "pose3d.md"
     md_path.write_text("\n".join(parts) + "\n")
     return md_path, csv_path

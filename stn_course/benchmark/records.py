@@ -91,6 +91,13 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
     return Path(path)
 
 
+def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """The lines of a markdown table with ``header`` and ``rows`` of cells (a ``|`` in a header is escaped)."""
+    header = [h.replace("|", "\\|") for h in header]
+    return (["| " + " | ".join(header) + " |", "|---|" + "---|" * (len(header) - 1)]
+            + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]], row_key: str, col_key: str, row_order: Sequence[str],
                    col_order: Sequence[str], row_label: Callable[[str], str] = str, digits: int = 2) -> str:
     """Rows × columns of "mean ± std" cells ("—" where no run exists)."""
